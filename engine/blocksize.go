@@ -1,0 +1,3 @@
+package engine
+
+const StrongSize = 16
