@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Plan lists the changes that turn a remote tree into a copy of the local
+// one, as computed by [Diff]. Apply its parts in this order: Delete, then
+// Mkdir, then Send and Symlink (in any order between them), then SetMeta.
+// Every entry carries the full local (or, in Delete, remote) description,
+// so a receiver needs nothing else to apply it.
+type Plan struct {
+	// Delete lists remote entries to remove: those missing locally and
+	// those whose type changes. Only the topmost entry of a removed
+	// subtree is listed; removing it removes everything below it. Deepest
+	// first.
+	Delete []Entry
+	// Mkdir lists local directories missing remotely (or replacing
+	// another type), parents first. Create each with its Mode; every one
+	// of them is also in SetMeta, which sets its mtime and, again, its
+	// mode once its contents are written.
+	Mkdir []Entry
+	// Send lists regular files whose content may differ: missing remotely,
+	// replacing another type, or with a different size or mtime. In path
+	// order. The receiver gives each file the Local mode and mtime as it
+	// writes it; sent files are not in SetMeta.
+	Send []FileChange
+	// Symlink lists symlinks missing remotely, replacing another type, or
+	// with a different target; an existing remote symlink at the path is
+	// to be replaced. In path order.
+	Symlink []Entry
+	// SetMeta lists entries whose content is in place (or was just
+	// created) but whose mode or mtime must be set: files whose mode alone
+	// differs, and directories whose mode or mtime differs, that are
+	// created, or whose direct children change (writing a child changes a
+	// directory's mtime). Apply both Mode and MtimeNs. Deepest first, so
+	// that every entry comes before its parent directory.
+	SetMeta []Entry
+}
+
+// FileChange is one file of [Plan.Send].
+type FileChange struct {
+	// Local is the file to send, as the sender's manifest describes it.
+	Local Entry
+	// Remote is the receiver's file at the same path when it is a regular
+	// file, the base for a delta; nil when there is none.
+	Remote *Entry
+}
+
+// Empty reports whether the plan changes nothing.
+func (p Plan) Empty() bool {
+	return len(p.Delete) == 0 && len(p.Mkdir) == 0 && len(p.Send) == 0 &&
+		len(p.Symlink) == 0 && len(p.SetMeta) == 0
+}
+
+// String counts the plan's parts for a summary, e.g.
+// "3 to delete, 2 dirs, 10 files, 1 symlinks, 4 metadata".
+func (p Plan) String() string {
+	return fmt.Sprintf("%d to delete, %d dirs, %d files, %d symlinks, %d metadata",
+		len(p.Delete), len(p.Mkdir), len(p.Send), len(p.Symlink), len(p.SetMeta))
+}
+
+// Diff compares two manifests, both sorted by [ComparePaths], and returns
+// the plan that turns the remote tree into the local one. It does not hash
+// and trusts its input: validate a peer's manifest with [Manifest.Validate]
+// first.
+//
+// A regular file present on both sides with equal Size and MtimeNs counts
+// as unchanged, without comparing content; if only its mode differs it goes
+// to SetMeta. Symlinks compare by target alone: their mode and mtime are
+// ignored. A directory on both sides goes to SetMeta when its mode or mtime
+// differs. An entry whose type changes is deleted remotely and created
+// anew; the contents of a replaced remote directory are not listed apart.
+func Diff(local, remote Manifest) Plan {
+	d := differ{dirty: make(map[string]bool)}
+	i, j := 0, 0
+	for i < len(local) || j < len(remote) {
+		var l, r *Entry
+		switch {
+		case j == len(remote):
+			l = &local[i]
+			i++
+		case i == len(local):
+			r = &remote[j]
+			j++
+		default:
+			switch c := ComparePaths(local[i].Path, remote[j].Path); {
+			case c < 0:
+				l = &local[i]
+				i++
+			case c > 0:
+				r = &remote[j]
+				j++
+			default:
+				l, r = &local[i], &remote[j]
+				i++
+				j++
+			}
+		}
+		if l != nil && !l.Type.valid() {
+			l = nil
+		}
+		if r != nil && d.removed(r.Path) {
+			r = nil
+		}
+		switch {
+		case l == nil && r == nil:
+		case l == nil:
+			d.remove(*r)
+		case r == nil:
+			d.create(*l)
+		case l.Type != r.Type:
+			d.remove(*r)
+			d.create(*l)
+		default:
+			d.update(*l, *r)
+		}
+	}
+	return d.finish()
+}
+
+// differ holds the state of one [Diff].
+type differ struct {
+	plan Plan
+	// gone is the topmost remote path removed last; everything below it
+	// goes with it. hasGone is false until the first removal.
+	gone    string
+	hasGone bool
+	// dirs lists the local directories in path order, with whether their
+	// own metadata must be set.
+	dirs []dirMeta
+	// dirty holds the directories whose direct children change.
+	dirty map[string]bool
+}
+
+// dirMeta is a local directory and whether SetMeta needs it for its own
+// sake (rather than because its children change).
+type dirMeta struct {
+	e    Entry
+	need bool
+}
+
+// removed reports whether the remote path p lies below a removed entry.
+// Removed subtrees are contiguous in the sorted order, so remembering the
+// last one is enough.
+func (d *differ) removed(p string) bool {
+	return d.hasGone && IsWithin(p, d.gone)
+}
+
+// remove deletes the remote entry r and, implicitly, its subtree.
+func (d *differ) remove(r Entry) {
+	d.plan.Delete = append(d.plan.Delete, r)
+	d.dirty[ParentPath(r.Path)] = true
+	d.gone, d.hasGone = r.Path, true
+}
+
+// create adds the local entry l, which is missing remotely.
+func (d *differ) create(l Entry) {
+	switch l.Type {
+	case TypeDir:
+		d.plan.Mkdir = append(d.plan.Mkdir, l)
+		d.dirs = append(d.dirs, dirMeta{e: l, need: true})
+	case TypeFile:
+		d.plan.Send = append(d.plan.Send, FileChange{Local: l})
+	case TypeSymlink:
+		d.plan.Symlink = append(d.plan.Symlink, l)
+	}
+	d.dirty[ParentPath(l.Path)] = true
+}
+
+// update compares l and r, which have the same path and type.
+func (d *differ) update(l, r Entry) {
+	switch l.Type {
+	case TypeDir:
+		d.dirs = append(d.dirs, dirMeta{e: l, need: l.Mode != r.Mode || l.MtimeNs != r.MtimeNs})
+	case TypeFile:
+		switch {
+		case l.Size != r.Size || l.MtimeNs != r.MtimeNs:
+			d.plan.Send = append(d.plan.Send, FileChange{Local: l, Remote: &r})
+			d.dirty[ParentPath(l.Path)] = true
+		case l.Mode != r.Mode:
+			d.plan.SetMeta = append(d.plan.SetMeta, l)
+		}
+	case TypeSymlink:
+		if l.LinkTarget != r.LinkTarget {
+			d.plan.Symlink = append(d.plan.Symlink, l)
+			d.dirty[ParentPath(l.Path)] = true
+		}
+	}
+}
+
+// finish adds the directories to SetMeta and puts the parts in order.
+func (d *differ) finish() Plan {
+	for _, dm := range d.dirs {
+		if dm.need || d.dirty[dm.e.Path] {
+			d.plan.SetMeta = append(d.plan.SetMeta, dm.e)
+		}
+	}
+	slices.SortStableFunc(d.plan.Delete, deepestFirst)
+	slices.SortStableFunc(d.plan.SetMeta, deepestFirst)
+	return d.plan
+}
+
+// deepestFirst orders entries by decreasing depth, then by path.
+func deepestFirst(a, b Entry) int {
+	if c := cmp.Compare(depth(b.Path), depth(a.Path)); c != 0 {
+		return c
+	}
+	return ComparePaths(a.Path, b.Path)
+}
