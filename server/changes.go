@@ -1,0 +1,235 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// maxChangesPerRequest bounds the changes of one ApplyChanges request, so
+// one request cannot hold the server for long.
+const maxChangesPerRequest = 10000
+
+// ApplyChanges applies a batch of structural changes in order, each with
+// its own result; a failed change does not stop the ones after it. A batch
+// of more than [maxChangesPerRequest] changes is refused as a whole with
+// InvalidArgument.
+func (s *Server) ApplyChanges(ctx context.Context, req *connect.Request[dirsyncv1.ApplyChangesRequest]) (*connect.Response[dirsyncv1.ApplyChangesResponse], error) {
+	s.stats.bytesReceived.Add(int64(proto.Size(req.Msg)))
+	changes := req.Msg.GetChanges()
+	if len(changes) > maxChangesPerRequest {
+		return nil, connect.NewError(connect.CodeInvalidArgument,
+			fmt.Errorf("%d changes in one request, at most %d allowed", len(changes), maxChangesPerRequest))
+	}
+	resp := &dirsyncv1.ApplyChangesResponse{Results: make([]*dirsyncv1.ChangeResult, len(changes))}
+	for i, ch := range changes {
+		if err := ctx.Err(); err != nil {
+			return nil, s.connectError("apply changes", "", err)
+		}
+		resp.Results[i] = s.applyChange(ctx, ch)
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// applyChange applies one change and returns its result.
+func (s *Server) applyChange(ctx context.Context, ch *dirsyncv1.Change) *dirsyncv1.ChangeResult {
+	var (
+		op, rel string
+		saved   int64
+		err     error
+	)
+	switch a := ch.GetAction().(type) {
+	case *dirsyncv1.Change_Delete:
+		op, rel = "delete", a.Delete
+		err = s.mutate(ctx, rel, false, func() error { return s.deleteEntry(rel) })
+	case *dirsyncv1.Change_MakeDirectory:
+		op, rel = "make directory", a.MakeDirectory.GetPath()
+		err = s.mutateEntry(ctx, a.MakeDirectory, engine.TypeDir, true, s.makeDirectory)
+	case *dirsyncv1.Change_Symlink:
+		op, rel = "symlink", a.Symlink.GetPath()
+		err = s.mutateEntry(ctx, a.Symlink, engine.TypeSymlink, true, s.makeSymlink)
+	case *dirsyncv1.Change_SetMetadata:
+		op, rel = "set metadata", a.SetMetadata.GetPath()
+		err = s.mutateEntry(ctx, a.SetMetadata, 0, false, s.setMetadata)
+	case *dirsyncv1.Change_CopyContent:
+		op, rel = "copy content", a.CopyContent.GetPath()
+		err = s.mutateEntry(ctx, a.CopyContent, engine.TypeFile, true, func(e engine.Entry) error {
+			var cerr error
+			saved, cerr = s.copyContent(e)
+			return cerr
+		})
+	default:
+		op, err = "change", invalidf("change has no action")
+	}
+	res := &dirsyncv1.ChangeResult{Path: rel, SavedBytes: saved}
+	res.Code, res.Message = s.resultCode(op, rel, err)
+	if err != nil {
+		res.SavedBytes = 0
+		s.stats.failures.Add(1)
+		s.log.Info("change failed", "op", op, "path", rel, "code", connect.Code(res.Code).String(), "message", res.Message)
+	} else {
+		s.log.Debug("change applied", "op", op, "path", rel)
+	}
+	return res
+}
+
+// mutate validates rel as a path to change, locks it and checks its
+// parents (creating missing ones if makeParents is set) before running fn.
+// Without makeParents, a missing parent is passed on to fn, whose lstat
+// then reports the entry missing.
+func (s *Server) mutate(ctx context.Context, rel string, makeParents bool, fn func() error) error {
+	if err := checkWritePath(rel); err != nil {
+		return err
+	}
+	unlock, err := s.locks.lock(ctx, rel)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if makeParents {
+		err = s.makeParents(rel)
+	} else {
+		_, err = s.checkParents(rel)
+	}
+	if err != nil {
+		return err
+	}
+	return fn()
+}
+
+// mutateEntry converts the peer's entry pe, which must have type want or
+// none (any type if want is 0), and runs fn on it under [Server.mutate].
+func (s *Server) mutateEntry(ctx context.Context, pe *dirsyncv1.Entry, want engine.EntryType, makeParents bool, fn func(engine.Entry) error) error {
+	e, err := entryFromProto(pe, want)
+	if err != nil {
+		return err
+	}
+	return s.mutate(ctx, e.Path, makeParents, func() error { return fn(e) })
+}
+
+// deleteEntry removes the entry at rel with everything under it, never
+// following a symlink. A missing entry is not an error.
+func (s *Server) deleteEntry(rel string) error {
+	info, err := s.root.Lstat(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lstat %q: %w", rel, err)
+	}
+	if err := s.removeEntry(rel, info); err != nil {
+		return err
+	}
+	return s.syncDir(engine.ParentPath(rel))
+}
+
+// removeEntry removes the entry at rel, which lstat described as info, and
+// forgets its contents in the index. A directory goes with everything
+// under it; a symlink goes itself, never its target.
+func (s *Server) removeEntry(rel string, info fs.FileInfo) error {
+	var err error
+	if info.IsDir() {
+		err = s.root.RemoveAll(rel)
+		s.index.removeTree(rel)
+	} else {
+		err = s.root.Remove(rel)
+		s.index.remove(rel)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %q: %w", rel, err)
+	}
+	s.stats.entriesDeleted.Add(1)
+	s.stats.changed()
+	return nil
+}
+
+// makeDirectory creates the directory e.Path with e.Mode, replacing a
+// non-directory there; an existing directory only gets the mode.
+func (s *Server) makeDirectory(e engine.Entry) error {
+	info, err := s.root.Lstat(e.Path)
+	switch {
+	case err == nil && info.IsDir():
+	case err == nil || errors.Is(err, fs.ErrNotExist):
+		if err == nil {
+			if err := s.removeEntry(e.Path, info); err != nil {
+				return err
+			}
+		}
+		if err := s.root.Mkdir(e.Path, 0o755); err != nil {
+			return fmt.Errorf("mkdir %q: %w", e.Path, err)
+		}
+	default:
+		return fmt.Errorf("lstat %q: %w", e.Path, err)
+	}
+	if err := s.root.Chmod(e.Path, engine.FileMode(e.Mode)); err != nil {
+		return fmt.Errorf("chmod %q: %w", e.Path, err)
+	}
+	s.stats.changed()
+	return nil
+}
+
+// makeSymlink makes e.Path a symlink to e.LinkTarget, replacing whatever is
+// there, a directory tree included. The target is stored verbatim and
+// never followed, so it may point anywhere or nowhere.
+func (s *Server) makeSymlink(e engine.Entry) error {
+	switch {
+	case e.LinkTarget == "":
+		return invalidf("symlink %q: empty link target", e.Path)
+	case strings.IndexByte(e.LinkTarget, 0) >= 0:
+		return invalidf("symlink %q: link target contains NUL", e.Path)
+	}
+	if info, err := s.root.Lstat(e.Path); err == nil && info.Mode().Type() == fs.ModeSymlink {
+		if target, err := s.root.Readlink(e.Path); err == nil && target == e.LinkTarget {
+			return nil
+		}
+	}
+	tmp := tempPath(engine.ParentPath(e.Path))
+	if err := s.root.Symlink(e.LinkTarget, tmp); err != nil {
+		return fmt.Errorf("create symlink %q: %w", e.Path, err)
+	}
+	if err := s.replace(tmp, e.Path); err != nil {
+		s.discardTemp(nil, tmp)
+		return err
+	}
+	s.stats.changed()
+	return nil
+}
+
+// setMetadata sets the mode and mtime of the existing entry at e.Path. A
+// symlink gets neither: changing them would follow the link.
+func (s *Server) setMetadata(e engine.Entry) error {
+	info, err := s.root.Lstat(e.Path)
+	if err != nil {
+		return fmt.Errorf("lstat %q: %w", e.Path, err)
+	}
+	if info.Mode().Type() == fs.ModeSymlink {
+		return nil
+	}
+	// Keep the index entry of an unchanged file valid across the new
+	// mtime.
+	c, indexed := s.index.get(e.Path)
+	indexed = indexed && info.Mode().IsRegular() && c.matches(info.Size(), info.ModTime().UnixNano())
+	if err := s.root.Chmod(e.Path, engine.FileMode(e.Mode)); err != nil {
+		return fmt.Errorf("chmod %q: %w", e.Path, err)
+	}
+	if err := s.root.Chtimes(e.Path, time.Time{}, time.Unix(0, e.MtimeNs)); err != nil {
+		return fmt.Errorf("set mtime of %q: %w", e.Path, err)
+	}
+	if indexed {
+		if after, err := s.root.Lstat(e.Path); err == nil && after.Size() == c.size {
+			c.mtimeNs = after.ModTime().UnixNano()
+			s.index.put(e.Path, c)
+		}
+	}
+	s.stats.changed()
+	return nil
+}

@@ -1,0 +1,235 @@
+// Command dirsync-server keeps a directory an exact mirror of a directory
+// on a dirsync client. It serves the dirsync.v1.SyncService over Connect,
+// gRPC and gRPC-Web on cleartext HTTP/1.1 and HTTP/2 (h2c).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/dirsync/dirsync/server"
+)
+
+// version is the server's version, set at build time with
+// -ldflags "-X main.version=v1.2.3"; by default it comes from the build info.
+var version = ""
+
+// Exit codes.
+const (
+	exitOK      = 0 // clean shutdown
+	exitFailure = 1 // runtime failure
+	exitUsage   = 2 // bad flags
+)
+
+// errReported reports bad flags whose error has already been printed.
+var errReported = errors.New("bad flags")
+
+// shutdownTimeout bounds how long running RPCs get to finish on shutdown.
+const shutdownTimeout = 10 * time.Second
+
+const usage = `dirsync-server keeps a directory an exact mirror of a directory on a
+dirsync client. The client drives everything: it lists the server's tree,
+sends structural changes in batches, and streams file contents as rsync-like
+deltas. Files are verified by SHA-256 and renamed into place atomically;
+content the server already holds anywhere under its root is copied locally
+instead of being sent again.
+
+Usage:
+  dirsync-server [flags]
+
+Example:
+  dirsync-server --root /srv/mirror --listen 0.0.0.0:8080      # on the server
+  dirsync-client --dir ./project --server http://HOST:8080     # on the client
+
+The server speaks Connect, gRPC and gRPC-Web (cleartext HTTP/2 or HTTP/1.1)
+and serves gRPC reflection and health checks, so grpcurl works:
+  grpcurl -plaintext 127.0.0.1:8080 list
+  grpcurl -plaintext 127.0.0.1:8080 dirsync.v1.SyncService/Status
+  grpcurl -plaintext 127.0.0.1:8080 grpc.health.v1.Health/Check
+
+Flags (each may also be set with the environment variable named; a flag
+given on the command line wins):
+`
+
+const usageTail = `
+Exit codes:
+  0  clean shutdown (SIGINT or SIGTERM)
+  1  runtime failure (root unusable, address in use, ...)
+  2  bad flags or environment variables
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// config holds the parsed command line.
+type config struct {
+	root            string
+	listen          string
+	logLevel        slog.Level
+	maxMessageBytes int
+	version         bool
+}
+
+// run runs the server with the given arguments and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errReported):
+		return exitUsage
+	case err != nil:
+		fmt.Fprintf(stderr, "dirsync-server: %v\n", err)
+		return exitUsage
+	}
+	if cfg.version {
+		fmt.Fprintln(stdout, "dirsync-server", buildVersion())
+		return exitOK
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if err := serve(cfg, log); err != nil {
+		log.Error("server failed", "error", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// parseFlags parses args, with defaults taken from the environment.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("dirsync-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, usageTail)
+	}
+	maxBytes := server.DefaultMaxMessageBytes
+	if v := os.Getenv("DIRSYNC_MAX_MESSAGE_BYTES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("DIRSYNC_MAX_MESSAGE_BYTES=%q: want a positive number of bytes", v)
+		}
+		maxBytes = n
+	}
+	level := envOr("DIRSYNC_LOG_LEVEL", "info")
+	fs.StringVar(&cfg.root, "root", envOr("DIRSYNC_ROOT", "./dirsync_to"),
+		"directory to mirror into, created if missing (env DIRSYNC_ROOT)")
+	fs.StringVar(&cfg.listen, "listen", envOr("DIRSYNC_LISTEN", "127.0.0.1:8080"),
+		"address to listen on; port 0 picks a free port (env DIRSYNC_LISTEN)")
+	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn or error (env DIRSYNC_LOG_LEVEL)")
+	fs.IntVar(&cfg.maxMessageBytes, "max-message-bytes", maxBytes,
+		"largest request message accepted, in bytes (env DIRSYNC_MAX_MESSAGE_BYTES)")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		// The flag package has printed the error and the usage.
+		return cfg, errReported
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return cfg, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	if cfg.maxMessageBytes <= 0 {
+		return cfg, fmt.Errorf("max message bytes %d: want a positive number", cfg.maxMessageBytes)
+	}
+	if cfg.root == "" {
+		return cfg, errors.New("root must not be empty")
+	}
+	return cfg, nil
+}
+
+// envOr returns the environment variable key, or def if it is unset or
+// empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// buildVersion returns the version set at link time or recorded in the
+// build info.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
+
+// serve runs the server until SIGINT or SIGTERM, then shuts it down.
+func serve(cfg config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := os.MkdirAll(cfg.root, 0o755); err != nil {
+		return fmt.Errorf("create root: %w", err)
+	}
+	srv, err := server.New(cfg.root, server.Options{
+		Logger:          log,
+		Version:         buildVersion(),
+		MaxMessageBytes: cfg.maxMessageBytes,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout or WriteTimeout: they would cut long streams.
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          256,
+			MaxReceiveBufferPerConnection: 16 << 20,
+			MaxReceiveBufferPerStream:     8 << 20,
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	hs.Protocols = new(http.Protocols)
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+
+	log.Info("listening", "addr", ln.Addr().String(), "root", cfg.root, "version", buildVersion())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timed out; closing connections", "error", err)
+		hs.Close()
+	}
+	return srv.Close()
+}

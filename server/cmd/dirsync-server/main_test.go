@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+	"github.com/dirsync/dirsync/gen/dirsync/v1/dirsyncv1connect"
+)
+
+// buildBinary builds the server into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "dirsync-server")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestServeAndShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	root := filepath.Join(t.TempDir(), "mirror")
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--root", root)
+	cmd.Env = append(os.Environ(), "DIRSYNC_LOG_LEVEL=debug", "DIRSYNC_LISTEN=127.0.0.1:1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	addrc := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+				break
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no listening line on stderr")
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Errorf("root not created: %v", err)
+	}
+
+	// The gRPC protocol over h2c needs HTTP/2 without TLS on the client too.
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	client := dirsyncv1connect.NewSyncServiceClient(&http.Client{Transport: tr}, "http://"+addr, connect.WithGRPC())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := client.Status(ctx, connect.NewRequest(&dirsyncv1.StatusRequest{}))
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	if resp.Msg.GetRoot() != root {
+		t.Errorf("root = %q, want %q", resp.Msg.GetRoot(), root)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+	}{
+		{"unknown flag", []string{"--bogus"}, nil},
+		{"bad log level", []string{"--log-level", "loud"}, nil},
+		{"bad env max bytes", nil, []string{"DIRSYNC_MAX_MESSAGE_BYTES=lots"}},
+		{"zero max bytes", []string{"--max-message-bytes", "0"}, nil},
+		{"extra argument", []string{"dir"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, kv := range tc.env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			if code := run(tc.args, io.Discard, io.Discard); code != exitUsage {
+				t.Errorf("exit code %d, want %d", code, exitUsage)
+			}
+		})
+	}
+	if code := run([]string{"--help"}, io.Discard, io.Discard); code != exitOK {
+		t.Errorf("--help: exit code %d, want 0", code)
+	}
+}
+
+func TestFlagBeatsEnv(t *testing.T) {
+	t.Setenv("DIRSYNC_ROOT", "/from/env")
+	t.Setenv("DIRSYNC_LOG_LEVEL", "warn")
+	cfg, err := parseFlags([]string{"--root", "/from/flag"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.root != "/from/flag" || cfg.logLevel.String() != "WARN" {
+		t.Errorf("root %q level %v, want /from/flag WARN", cfg.root, cfg.logLevel)
+	}
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"slices"
+	"sync"
+)
+
+// content describes the content of one regular file as it was when it was
+// hashed: its size and modification time, and its SHA-256.
+type content struct {
+	size    int64
+	mtimeNs int64
+	sum     [32]byte
+}
+
+// matches reports whether a file whose lstat reports size and mtimeNs may
+// still hold c. Equal size and modification time are taken as unchanged
+// content, as rsync's quick check does.
+func (c content) matches(size, mtimeNs int64) bool {
+	return c.size == size && c.mtimeNs == mtimeNs
+}
+
+// contentIndex maps the relative paths of regular files to their content,
+// and SHA-256 sums back to the paths that hold them. It is a cache: callers
+// check an entry against the file's current size and mtime (or rehash)
+// before relying on it. It is safe for concurrent use.
+type contentIndex struct {
+	mu     sync.RWMutex
+	byPath map[string]content
+	bySum  map[[32]byte]map[string]struct{}
+	bytes  int64 // total size of the files in byPath
+}
+
+// newContentIndex returns an empty index.
+func newContentIndex() *contentIndex {
+	return &contentIndex{
+		byPath: make(map[string]content),
+		bySum:  make(map[[32]byte]map[string]struct{}),
+	}
+}
+
+// put records that the file at rel holds c, replacing what was known.
+func (ix *contentIndex) put(rel string, c content) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.dropLocked(rel)
+	ix.byPath[rel] = c
+	ix.bytes += c.size
+	paths := ix.bySum[c.sum]
+	if paths == nil {
+		paths = make(map[string]struct{}, 1)
+		ix.bySum[c.sum] = paths
+	}
+	paths[rel] = struct{}{}
+}
+
+// get returns what is known about the file at rel.
+func (ix *contentIndex) get(rel string) (content, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	c, ok := ix.byPath[rel]
+	return c, ok
+}
+
+// remove forgets the file at rel.
+func (ix *contentIndex) remove(rel string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.dropLocked(rel)
+}
+
+// removeTree forgets rel and every path below it, for a directory that was
+// removed or replaced. It walks the whole index, so callers use [remove]
+// for entries that were not directories.
+func (ix *contentIndex) removeTree(rel string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.dropLocked(rel)
+	prefix := rel + "/"
+	for p := range ix.byPath {
+		if len(p) > len(prefix) && p[:len(prefix)] == prefix {
+			ix.dropLocked(p)
+		}
+	}
+}
+
+// dropLocked forgets the single path rel. ix.mu must be held for writing.
+func (ix *contentIndex) dropLocked(rel string) {
+	old, ok := ix.byPath[rel]
+	if !ok {
+		return
+	}
+	delete(ix.byPath, rel)
+	ix.bytes -= old.size
+	if paths := ix.bySum[old.sum]; paths != nil {
+		delete(paths, rel)
+		if len(paths) == 0 {
+			delete(ix.bySum, old.sum)
+		}
+	}
+}
+
+// holders returns the paths recorded as holding content with the given
+// SHA-256, sorted.
+func (ix *contentIndex) holders(sum [32]byte) []string {
+	ix.mu.RLock()
+	paths := make([]string, 0, len(ix.bySum[sum]))
+	for p := range ix.bySum[sum] {
+		paths = append(paths, p)
+	}
+	ix.mu.RUnlock()
+	slices.Sort(paths)
+	return paths
+}
+
+// stats returns the number of files in the index, their total size and the
+// number of distinct contents.
+func (ix *contentIndex) stats() (files, bytes, unique int64) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return int64(len(ix.byPath)), ix.bytes, int64(len(ix.bySum))
+}

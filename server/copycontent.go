@@ -1,0 +1,87 @@
+package server
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"connectrpc.com/connect"
+
+	"github.com/dirsync/dirsync/engine"
+)
+
+// errStaleSource reports that an indexed path no longer holds the content
+// the index recorded for it.
+var errStaleSource = errors.New("source no longer holds the content")
+
+// copyContent makes e.Path a regular file with e's mode and mtime from
+// content the server already holds under e.SHA256, and returns the bytes
+// it did not have to receive. It fails with NotFound when no file under
+// the root has that content.
+func (s *Server) copyContent(e engine.Entry) (int64, error) {
+	if !e.HasSHA256 {
+		return 0, invalidf("copy content to %q: entry has no sha256", e.Path)
+	}
+	for _, src := range s.index.holders(e.SHA256) {
+		n, err := s.copyFrom(src, e)
+		if errors.Is(err, errStaleSource) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		s.stats.filesWritten.Add(1)
+		s.stats.dedupSavedBytes.Add(n)
+		s.stats.changed()
+		return n, nil
+	}
+	return 0, failf(connect.CodeNotFound, "copy content to %q: no content with sha256 %x on the server", e.Path, e.SHA256)
+}
+
+// copyFrom copies the file src, which the index says holds e.SHA256, into
+// a temporary file, verifies it, and commits it as e. It returns an error
+// wrapping errStaleSource, after correcting the index, if src turns out not
+// to hold the content.
+func (s *Server) copyFrom(src string, e engine.Entry) (int64, error) {
+	f, err := s.root.Open(src)
+	if err != nil {
+		s.index.remove(src)
+		return 0, fmt.Errorf("open %q: %w: %w", src, errStaleSource, err)
+	}
+	defer f.Close()
+	c, err := s.contentOf(src, f)
+	if err != nil {
+		s.index.remove(src)
+		return 0, fmt.Errorf("check %q: %w: %w", src, errStaleSource, err)
+	}
+	if c.sum != e.SHA256 {
+		return 0, fmt.Errorf("check %q: %w", src, errStaleSource)
+	}
+
+	tmp, tmpName, err := s.createTemp(engine.ParentPath(e.Path))
+	if err != nil {
+		return 0, err
+	}
+	buf := hashBuffers.Get().(*[hashBufferSize]byte)
+	defer hashBuffers.Put(buf)
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), io.NewSectionReader(f, 0, c.size+1), buf[:])
+	if err != nil {
+		s.discardTemp(tmp, tmpName)
+		return 0, fmt.Errorf("copy %q: %w", e.Path, err)
+	}
+	var got [32]byte
+	h.Sum(got[:0])
+	if n != c.size || got != e.SHA256 {
+		// src changed after it was checked: forget it and try another.
+		s.discardTemp(tmp, tmpName)
+		s.index.remove(src)
+		return 0, fmt.Errorf("copy %q: %w", src, errStaleSource)
+	}
+	if _, err := s.commitFile(tmp, tmpName, e.Path, e.Mode, e.MtimeNs, got); err != nil {
+		s.discardTemp(nil, tmpName)
+		return 0, err
+	}
+	return n, nil
+}

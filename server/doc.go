@@ -1,0 +1,33 @@
+// Package server implements the server side of dirsync: a
+// [dirsyncv1connect.SyncServiceHandler] that keeps a directory an exact
+// mirror of a client's directory.
+//
+// The main type is [Server], built by [New] over one root directory. Its
+// [Server.Handler] serves the SyncService over Connect, gRPC and gRPC-Web,
+// together with gRPC reflection and health checking, so grpcurl and buf curl
+// can drive it by hand.
+//
+// # Trust boundary
+//
+// Everything that arrives from a client is untrusted. Every path is checked
+// with [engine.ValidatePath] before it reaches the file system, and every
+// file system operation goes through an [os.Root], so nothing outside the
+// root can be read or written. Writes also refuse a path whose parent is a
+// symlink, and changes never follow a symlink: deleting one deletes the link,
+// and its mode and times are never set. Delta operations are validated by
+// the engine's Patcher, and a file only replaces the old one after its
+// SHA-256 has been verified, through a temporary file that is renamed into
+// place.
+//
+// # Content index
+//
+// The server keeps an in-memory index from path to SHA-256 and back, built
+// by hashing the whole tree at start and kept current on every write. It
+// answers GetManifest without rehashing unchanged files and lets
+// ApplyChanges make a file from content the server already holds. The index
+// is a cache: an entry is used only while the file's size and modification
+// time still match it, and copied content is verified again.
+//
+// Errors are mapped to Connect codes in one place (errors.go); messages sent
+// to clients name relative paths only.
+package server

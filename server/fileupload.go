@@ -1,0 +1,270 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"connectrpc.com/connect"
+
+	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// uploadBufferSize is the write buffer between the patcher and a
+// temporary file.
+const uploadBufferSize = 256 << 10
+
+// fileUpload is the state of one file on an Upload stream, from its header
+// to its finish. The file is built in a temporary file next to its target
+// and renamed into place only once verified. The first failure is sticky:
+// it releases the file's resources at once, and the remaining operations
+// are skipped. A fileUpload is used by one goroutine.
+type fileUpload struct {
+	s    *Server
+	rel  string
+	want engine.Entry
+
+	unlock  func()   // releases the path lock; nil when not held
+	base    *os.File // current copy the delta refers to, or nil
+	tmp     *os.File // temporary file being written, or nil
+	tmpName string
+	out     *sizeLimitWriter
+	buf     *bufio.Writer
+	patcher *engine.Patcher
+	literal int64 // literal bytes applied
+
+	err error // first failure
+}
+
+// beginUpload starts the file that hdr describes: it validates the header,
+// locks the path, checks the base of a delta and creates the temporary
+// file. A failure is recorded in the returned fileUpload.
+func (s *Server) beginUpload(ctx context.Context, hdr *dirsyncv1.UploadHeader) *fileUpload {
+	u := &fileUpload{s: s, rel: hdr.GetEntry().GetPath()}
+	if err := u.begin(ctx, hdr); err != nil {
+		u.fail(err)
+	}
+	return u
+}
+
+// begin does the work of [Server.beginUpload].
+func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) error {
+	s := u.s
+	want, err := entryFromProto(hdr.GetEntry(), engine.TypeFile)
+	if err != nil {
+		return err
+	}
+	if err := checkWritePath(want.Path); err != nil {
+		return err
+	}
+	switch {
+	case want.Type != engine.TypeFile:
+		return invalidf("upload of %q: entry type must be FILE", want.Path)
+	case !want.HasSHA256:
+		return invalidf("upload of %q: header has no sha256", want.Path)
+	}
+	u.want = want
+
+	unlock, err := s.locks.lock(ctx, u.rel)
+	if err != nil {
+		return err
+	}
+	u.unlock = unlock
+	missing, err := s.checkParents(u.rel)
+	if err != nil {
+		return err
+	}
+
+	var base io.ReaderAt = bytes.NewReader(nil)
+	layout := engine.Layout{BlockSize: engine.MinBlockSize}
+	if b := hdr.GetBase(); b != nil {
+		if len(b.GetSha256()) != 32 {
+			return invalidf("upload of %q: base sha256 of %d bytes, want 32", u.rel, len(b.GetSha256()))
+		}
+		size, err := u.openBase([32]byte(b.GetSha256()))
+		if err != nil {
+			return err
+		}
+		base = u.base
+		layout = engine.Layout{BlockSize: int(b.GetBlockSize()), FileSize: size}
+	}
+
+	if missing {
+		if err := s.root.MkdirAll(engine.ParentPath(u.rel), 0o755); err != nil {
+			return fmt.Errorf("create parents of %q: %w", u.rel, err)
+		}
+	}
+	u.tmp, u.tmpName, err = s.createTemp(engine.ParentPath(u.rel))
+	if err != nil {
+		return err
+	}
+	u.buf = bufio.NewWriterSize(u.tmp, uploadBufferSize)
+	u.out = &sizeLimitWriter{w: u.buf, limit: want.Size, rel: u.rel}
+	u.patcher, err = engine.NewPatcher(base, layout, u.out)
+	if err != nil {
+		return fmt.Errorf("upload of %q: %w", u.rel, err)
+	}
+	return nil
+}
+
+// openBase opens the current file at u.rel as the base of a delta and
+// checks that it still has the SHA-256 sum. It returns the base's size.
+func (u *fileUpload) openBase(sum [32]byte) (int64, error) {
+	s := u.s
+	info, err := s.root.Lstat(u.rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("upload of %q: base is gone: %w", u.rel, errBaseChanged)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("lstat base %q: %w", u.rel, err)
+	}
+	if !info.Mode().IsRegular() {
+		return 0, fmt.Errorf("upload of %q: base is no longer a regular file: %w", u.rel, errBaseChanged)
+	}
+	f, err := s.root.Open(u.rel)
+	if err != nil {
+		return 0, fmt.Errorf("open base %q: %w", u.rel, err)
+	}
+	u.base = f
+	c, err := s.contentOf(u.rel, f)
+	if err != nil {
+		return 0, err
+	}
+	if c.sum != sum {
+		return 0, fmt.Errorf("upload of %q: %w", u.rel, errBaseChanged)
+	}
+	return c.size, nil
+}
+
+// apply applies the operations of one message, unless the file failed.
+func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
+	for _, pop := range ops {
+		if u.err != nil {
+			return
+		}
+		op, err := opFromProto(pop)
+		if err != nil {
+			u.fail(err)
+			return
+		}
+		if err := u.patcher.Apply(op); err != nil {
+			if u.out.exceeded {
+				err = u.out.tooLarge()
+			}
+			u.fail(fmt.Errorf("apply %v: %w", op, err))
+			return
+		}
+		if op.Kind == engine.OpLiteral {
+			u.literal += int64(len(op.Data))
+		}
+	}
+}
+
+// finish verifies and commits the file, unless it failed, releases its
+// resources and returns its response.
+func (u *fileUpload) finish() *dirsyncv1.UploadResponse {
+	if u.err == nil {
+		if err := u.commit(); err != nil {
+			u.fail(err)
+		}
+	}
+	u.release()
+	s := u.s
+	resp := &dirsyncv1.UploadResponse{Path: u.rel}
+	if u.err != nil {
+		resp.Code, resp.Message = s.resultCode("upload", u.rel, u.err)
+		s.stats.failures.Add(1)
+		s.log.Info("upload failed", "path", u.rel, "code", connect.Code(resp.Code).String(), "message", resp.Message)
+		return resp
+	}
+	written := u.patcher.Written()
+	resp.LiteralBytes = u.literal
+	resp.MatchedBytes = written - u.literal
+	s.stats.filesWritten.Add(1)
+	s.stats.literalBytes.Add(resp.LiteralBytes)
+	s.stats.deltaSavedBytes.Add(resp.MatchedBytes)
+	s.stats.changed()
+	s.log.Debug("file written", "path", u.rel, "bytes", written,
+		"literal_bytes", resp.LiteralBytes, "matched_bytes", resp.MatchedBytes)
+	return resp
+}
+
+// commit checks the size and SHA-256 of the written file and puts it in
+// place.
+func (u *fileUpload) commit() error {
+	if n := u.patcher.Written(); n != u.want.Size {
+		return invalidf("upload of %q: operations produced %d bytes, header declares %d", u.rel, n, u.want.Size)
+	}
+	if err := u.patcher.Finish(u.want.SHA256); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	if err := u.buf.Flush(); err != nil {
+		return fmt.Errorf("write %q: %w", u.rel, err)
+	}
+	tmp := u.tmp
+	u.tmp = nil // commitFile closes it
+	if _, err := u.s.commitFile(tmp, u.tmpName, u.rel, u.want.Mode, u.want.MtimeNs, u.want.SHA256); err != nil {
+		u.s.discardTemp(nil, u.tmpName)
+		return err
+	}
+	u.tmpName = ""
+	return nil
+}
+
+// fail records err as the file's failure, if it is the first, and
+// releases the file's resources.
+func (u *fileUpload) fail(err error) {
+	if u.err == nil {
+		u.err = err
+	}
+	u.release()
+}
+
+// release closes the base, removes an uncommitted temporary file and
+// unlocks the path. It may be called more than once.
+func (u *fileUpload) release() {
+	if u.base != nil {
+		u.base.Close()
+		u.base = nil
+	}
+	if u.tmp != nil || u.tmpName != "" {
+		u.s.discardTemp(u.tmp, u.tmpName)
+		u.tmp, u.tmpName = nil, ""
+	}
+	if u.unlock != nil {
+		u.unlock()
+		u.unlock = nil
+	}
+}
+
+// sizeLimitWriter passes writes on to w until they would exceed limit
+// bytes in total, the size the upload's header declared.
+type sizeLimitWriter struct {
+	w        io.Writer
+	limit    int64
+	n        int64
+	rel      string
+	exceeded bool
+}
+
+// Write writes p, or fails without writing if p would exceed the limit.
+func (w *sizeLimitWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > w.limit-w.n {
+		w.exceeded = true
+		return 0, w.tooLarge()
+	}
+	n, err := w.w.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// tooLarge returns the error of a file that exceeds its declared size.
+func (w *sizeLimitWriter) tooLarge() error {
+	return invalidf("upload of %q: operations produce more than the %d bytes the header declares", w.rel, w.limit)
+}

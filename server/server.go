@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/dirsync/dirsync/gen/dirsync/v1/dirsyncv1connect"
+)
+
+// DefaultMaxMessageBytes is the largest request message a [Server] accepts
+// when [Options.MaxMessageBytes] is 0. It leaves ample room for an Upload
+// message of many 256 KiB literals and for a batch of 10000 changes.
+const DefaultMaxMessageBytes = 64 << 20
+
+// Options tunes a [Server]. The zero value is usable.
+type Options struct {
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// Version is reported by the Status RPC.
+	Version string
+	// MaxMessageBytes is the largest request message, in bytes after
+	// decompression, that the server reads; 0 means
+	// [DefaultMaxMessageBytes].
+	MaxMessageBytes int
+	// HashWorkers is how many files the server hashes in parallel when it
+	// builds its content index and manifests; 0 means up to 4, bounded by
+	// GOMAXPROCS.
+	HashWorkers int
+}
+
+// Server is the dirsync SyncService over one root directory. Build it with
+// [New], serve [Server.Handler], and [Server.Close] it when done. It is safe
+// for concurrent use: any number of RPCs may run at once, and requests that
+// change the same path are serialised.
+type Server struct {
+	root        *os.Root
+	rootName    string // as given to New, reported by Status
+	rootPath    string // absolute, for the engine's scans
+	version     string
+	startedAt   time.Time
+	log         *slog.Logger
+	maxMsgBytes int
+	hashWorkers int
+
+	index *contentIndex
+	locks *pathLocks
+	stats stats
+
+	handler   http.Handler
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ dirsyncv1connect.SyncServiceHandler = (*Server)(nil)
+
+// New opens the existing directory root and returns a Server that mirrors
+// into it. Before it returns, it removes temporary files left under root
+// by an earlier run that stopped halfway, and hashes every regular file to
+// build the content index, so it may take a while on a large tree.
+func New(root string, opts Options) (*Server, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("resolve root %q: %w", root, err)
+	}
+	r, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("open root: %w", err)
+	}
+	s := &Server{
+		root:        r,
+		rootName:    root,
+		rootPath:    abs,
+		version:     opts.Version,
+		startedAt:   time.Now(),
+		log:         opts.Logger,
+		maxMsgBytes: opts.MaxMessageBytes,
+		hashWorkers: opts.HashWorkers,
+		index:       newContentIndex(),
+		locks:       newPathLocks(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.maxMsgBytes <= 0 {
+		s.maxMsgBytes = DefaultMaxMessageBytes
+	}
+	if s.hashWorkers <= 0 {
+		s.hashWorkers = min(4, runtime.GOMAXPROCS(0))
+	}
+	if err := s.buildIndex(context.Background()); err != nil {
+		r.Close()
+		return nil, err
+	}
+	s.handler = s.newHandler()
+	return s, nil
+}
+
+// Handler returns the HTTP handler that serves the SyncService, gRPC
+// reflection (v1 and v1alpha) and gRPC health checking. It needs HTTP/2 for
+// the bidirectional Upload stream: serve it over TLS or h2c.
+func (s *Server) Handler() http.Handler {
+	return s.handler
+}
+
+// Close releases the root directory. RPCs still running fail; stop the
+// HTTP server first. Close may be called more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if err := s.root.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close root: %w", err)
+		}
+	})
+	return s.closeErr
+}

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/dirsync/dirsync/engine"
+)
+
+// tempPrefix starts the name of every temporary file the server makes. The
+// server never lists such names, refuses them from peers, and removes them
+// at start: they can only be left over from a run that stopped halfway.
+const tempPrefix = ".dirsync-tmp-"
+
+// isTempName reports whether the file name name (one path component) is
+// that of a server temporary file.
+func isTempName(name string) bool {
+	return strings.HasPrefix(name, tempPrefix)
+}
+
+// tempPath returns a fresh temporary name in the directory dir ("" for the
+// root).
+func tempPath(dir string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return path.Join(dir, tempPrefix+hex.EncodeToString(b[:]))
+}
+
+// createTemp creates a new, empty temporary file in the directory dir,
+// readable and writable by the server only until it is committed.
+func (s *Server) createTemp(dir string) (*os.File, string, error) {
+	for range 4 {
+		name := tempPath(dir)
+		f, err := s.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("create temporary file: %w", err)
+		}
+		return f, name, nil
+	}
+	return nil, "", errors.New("create temporary file: names keep colliding")
+}
+
+// discardTemp closes f, if not nil, and removes the temporary file name,
+// logging a failure since there is no caller left to handle it.
+func (s *Server) discardTemp(f *os.File, name string) {
+	if f != nil {
+		f.Close()
+	}
+	if err := s.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("remove temporary file", "path", name, "error", err)
+	}
+}
+
+// commitFile finishes the complete and verified temporary file f, named
+// tmp: it gives it mode and mtime, makes it durable, and renames it over
+// rel, replacing a directory there if need be. It closes f and returns the
+// content record of the file in place, with sum as its hash. On failure the
+// caller removes tmp.
+func (s *Server) commitFile(f *os.File, tmp, rel string, mode uint32, mtimeNs int64, sum [32]byte) (content, error) {
+	defer f.Close()
+	if err := f.Chmod(engine.FileMode(mode)); err != nil {
+		return content{}, fmt.Errorf("chmod %q: %w", rel, err)
+	}
+	if err := s.root.Chtimes(tmp, time.Time{}, time.Unix(0, mtimeNs)); err != nil {
+		return content{}, fmt.Errorf("set mtime of %q: %w", rel, err)
+	}
+	if err := f.Sync(); err != nil {
+		return content{}, fmt.Errorf("sync %q: %w", rel, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return content{}, fmt.Errorf("stat %q: %w", rel, err)
+	}
+	if err := f.Close(); err != nil {
+		return content{}, fmt.Errorf("close %q: %w", rel, err)
+	}
+	if err := s.replace(tmp, rel); err != nil {
+		return content{}, err
+	}
+	c := content{size: info.Size(), mtimeNs: info.ModTime().UnixNano(), sum: sum}
+	s.index.put(rel, c)
+	return c, nil
+}
+
+// replace renames the finished temporary entry tmp over rel, without
+// following a symlink at rel. A directory at rel (a type change) is
+// removed first with everything under it. The parent directory is synced
+// afterwards.
+func (s *Server) replace(tmp, rel string) error {
+	info, err := s.root.Lstat(rel)
+	switch {
+	case err == nil && info.IsDir():
+		if err := s.root.RemoveAll(rel); err != nil {
+			return fmt.Errorf("remove directory %q: %w", rel, err)
+		}
+		s.index.removeTree(rel)
+		s.stats.entriesDeleted.Add(1)
+	case err == nil:
+		s.index.remove(rel)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("lstat %q: %w", rel, err)
+	}
+	if err := s.root.Rename(tmp, rel); err != nil {
+		return fmt.Errorf("rename into %q: %w", rel, err)
+	}
+	return s.syncDir(engine.ParentPath(rel))
+}
+
+// syncDir makes the entries of the directory dir ("" for the root)
+// durable.
+func (s *Server) syncDir(dir string) error {
+	if dir == "" {
+		dir = "."
+	}
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %q: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// Upload receives the contents of files, one after another, and answers
+// each with one UploadResponse once it is verified and in place or has
+// failed. Files of one stream are processed in order; streams run
+// concurrently, and uploads of the same path wait for each other.
+//
+// A failure of one file (a bad header or operation, a changed base, a
+// checksum mismatch, a full disk) is reported in its response: the server
+// skips the rest of that file's messages up to its finish and goes on with
+// the next file. Only messages that break the stream's framing end the
+// stream with an InvalidArgument error: operations or a finish outside a
+// file, a header before the previous file finished, or the end of the
+// stream in the middle of a file.
+func (s *Server) Upload(ctx context.Context, stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse]) error {
+	var cur *fileUpload
+	defer func() {
+		if cur != nil {
+			cur.release()
+		}
+	}()
+	for {
+		req, err := stream.Receive()
+		if errors.Is(err, io.EOF) {
+			if cur != nil {
+				return connect.NewError(connect.CodeInvalidArgument,
+					fmt.Errorf("upload of %q: stream ended before the file's finish", cur.rel))
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.stats.bytesReceived.Add(int64(proto.Size(req)))
+
+		switch {
+		case req.GetHeader() != nil && cur != nil:
+			return connect.NewError(connect.CodeInvalidArgument,
+				fmt.Errorf("upload of %q: header of the next file before the file's finish", cur.rel))
+		case req.GetHeader() != nil:
+			cur = s.beginUpload(ctx, req.GetHeader())
+		case cur == nil:
+			return connect.NewError(connect.CodeInvalidArgument,
+				errors.New("upload message without a header outside a file"))
+		}
+		cur.apply(req.GetOps())
+		if req.GetFinish() {
+			resp := cur.finish()
+			cur = nil
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+		}
+	}
+}

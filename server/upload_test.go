@@ -1,0 +1,378 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+func TestUpload(t *testing.T) {
+	mtime := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	old := randomBytes(3*1024+100, 1) // 3 blocks of 1 KiB and a tail
+	edited := bytes.Clone(old)
+	copy(edited[1500:], "EDITED")
+	big := randomBytes(600<<10, 2) // three literal messages
+
+	type check func(t *testing.T, env *testEnv, resps []*dirsyncv1.UploadResponse)
+	cases := []struct {
+		name  string
+		setup map[string][]byte // files on the server before the upload
+		reqs  func(t *testing.T) []*dirsyncv1.UploadRequest
+		codes []connect.Code // per file; 0 is OK
+		check check
+	}{
+		{
+			name: "new file literal",
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				return literalUpload(fileEntry("dir/sub/new.bin", big, 0o640, mtime), big)
+			},
+			codes: []connect.Code{0},
+			check: func(t *testing.T, env *testEnv, resps []*dirsyncv1.UploadResponse) {
+				if got := readFile(t, env.root, "dir/sub/new.bin"); !bytes.Equal(got, big) {
+					t.Errorf("content differs")
+				}
+				info, err := os.Stat(filepath.Join(env.root, "dir/sub/new.bin"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Mode().Perm() != 0o640 {
+					t.Errorf("mode = %v, want 0640", info.Mode())
+				}
+				if !info.ModTime().Equal(mtime) {
+					t.Errorf("mtime = %v, want %v", info.ModTime(), mtime)
+				}
+				if resps[0].GetLiteralBytes() != int64(len(big)) || resps[0].GetMatchedBytes() != 0 {
+					t.Errorf("literal/matched = %d/%d, want %d/0", resps[0].GetLiteralBytes(), resps[0].GetMatchedBytes(), len(big))
+				}
+			},
+		},
+		{
+			name: "empty file in one message",
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				return []*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: fileEntry("empty", nil, 0o600, mtime)}, Finish: true}}
+			},
+			codes: []connect.Code{0},
+			check: func(t *testing.T, env *testEnv, _ []*dirsyncv1.UploadResponse) {
+				if got := readFile(t, env.root, "empty"); len(got) != 0 {
+					t.Errorf("content = %q, want empty", got)
+				}
+			},
+		},
+		{
+			name:  "delta against existing file",
+			setup: map[string][]byte{"f": old},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
+				return []*dirsyncv1.UploadRequest{req}
+			},
+			codes: []connect.Code{0},
+			check: func(t *testing.T, env *testEnv, resps []*dirsyncv1.UploadResponse) {
+				if got := readFile(t, env.root, "f"); !bytes.Equal(got, edited) {
+					t.Errorf("content differs")
+				}
+				r := resps[0]
+				if r.GetLiteralBytes()+r.GetMatchedBytes() != int64(len(edited)) {
+					t.Errorf("literal %d + matched %d != size %d", r.GetLiteralBytes(), r.GetMatchedBytes(), len(edited))
+				}
+				if r.GetMatchedBytes() < 2*1024 || r.GetLiteralBytes() > 1124 {
+					t.Errorf("literal/matched = %d/%d: delta did not reuse the base", r.GetLiteralBytes(), r.GetMatchedBytes())
+				}
+			},
+		},
+		{
+			name:  "wrong final hash",
+			setup: map[string][]byte{"f": old},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				e := fileEntry("f", edited, 0o644, mtime)
+				e.Sha256 = make([]byte, 32)
+				return literalUpload(e, edited)
+			},
+			codes: []connect.Code{connect.CodeAborted},
+			check: oldIntact("f", old),
+		},
+		{
+			name:  "block out of range",
+			setup: map[string][]byte{"f": old},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
+				req.Ops = append([]*dirsyncv1.DeltaOp{copyOp(4, 1)}, req.Ops...)
+				return []*dirsyncv1.UploadRequest{req}
+			},
+			codes: []connect.Code{connect.CodeInvalidArgument},
+			check: oldIntact("f", old),
+		},
+		{
+			name:  "block start above MaxInt64",
+			setup: map[string][]byte{"f": old},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
+				req.Ops = []*dirsyncv1.DeltaOp{copyOp(1<<63, 1)}
+				return []*dirsyncv1.UploadRequest{req}
+			},
+			codes: []connect.Code{connect.CodeInvalidArgument},
+			check: oldIntact("f", old),
+		},
+		{
+			name:  "base changed",
+			setup: map[string][]byte{"f": edited},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
+				return []*dirsyncv1.UploadRequest{req}
+			},
+			codes: []connect.Code{connect.CodeAborted},
+			check: oldIntact("f", edited),
+		},
+		{
+			name: "base gone",
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
+				return []*dirsyncv1.UploadRequest{req}
+			},
+			codes: []connect.Code{connect.CodeAborted},
+		},
+		{
+			name:  "more bytes than the header declares",
+			setup: map[string][]byte{"f": old},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				e := fileEntry("f", []byte("abc"), 0o644, mtime)
+				return literalUpload(e, []byte("abcdef"))
+			},
+			codes: []connect.Code{connect.CodeInvalidArgument},
+			check: oldIntact("f", old),
+		},
+		{
+			name: "bad header",
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				noSum := fileEntry("a", []byte("x"), 0o644, mtime)
+				noSum.Sha256 = nil
+				badMode := fileEntry("b", []byte("x"), 0o10000, mtime)
+				dir := fileEntry("c", []byte("x"), 0o644, mtime)
+				dir.Type = dirsyncv1.EntryType_ENTRY_TYPE_DIRECTORY
+				neg := fileEntry("d", []byte("x"), 0o644, mtime)
+				neg.Size = -1
+				var reqs []*dirsyncv1.UploadRequest
+				for _, e := range []*dirsyncv1.Entry{noSum, badMode, dir, neg, nil} {
+					reqs = append(reqs, &dirsyncv1.UploadRequest{Header: &dirsyncv1.UploadHeader{Entry: e}, Ops: []*dirsyncv1.DeltaOp{literalOp([]byte("x"))}, Finish: true})
+				}
+				return reqs
+			},
+			codes: []connect.Code{connect.CodeInvalidArgument, connect.CodeInvalidArgument, connect.CodeInvalidArgument, connect.CodeInvalidArgument, connect.CodeInvalidArgument},
+		},
+		{
+			name:  "middle file of three fails",
+			setup: map[string][]byte{"m": old},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				bad := fileEntry("m", edited, 0o644, mtime)
+				bad.Sha256 = make([]byte, 32)
+				var reqs []*dirsyncv1.UploadRequest
+				reqs = append(reqs, literalUpload(fileEntry("one", []byte("1"), 0o644, mtime), []byte("1"))...)
+				reqs = append(reqs, literalUpload(bad, edited)...)
+				reqs = append(reqs, literalUpload(fileEntry("three", []byte("3"), 0o644, mtime), []byte("3"))...)
+				return reqs
+			},
+			codes: []connect.Code{0, connect.CodeAborted, 0},
+			check: func(t *testing.T, env *testEnv, resps []*dirsyncv1.UploadResponse) {
+				oldIntact("m", old)(t, env, resps)
+				if got := readFile(t, env.root, "one"); string(got) != "1" {
+					t.Errorf("one = %q", got)
+				}
+				if got := readFile(t, env.root, "three"); string(got) != "3" {
+					t.Errorf("three = %q", got)
+				}
+			},
+		},
+		{
+			name:  "file replaces directory",
+			setup: map[string][]byte{"d/x/y": []byte("deep")},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				return literalUpload(fileEntry("d", []byte("now a file"), 0o644, mtime), []byte("now a file"))
+			},
+			codes: []connect.Code{0},
+			check: func(t *testing.T, env *testEnv, _ []*dirsyncv1.UploadResponse) {
+				if got := readFile(t, env.root, "d"); string(got) != "now a file" {
+					t.Errorf("d = %q", got)
+				}
+			},
+		},
+		{
+			name:  "parent is a file",
+			setup: map[string][]byte{"p": []byte("file")},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				return literalUpload(fileEntry("p/x", []byte("x"), 0o644, mtime), []byte("x"))
+			},
+			codes: []connect.Code{connect.CodeFailedPrecondition},
+		},
+		{
+			name: "reserved temporary name",
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				return literalUpload(fileEntry(".dirsync-tmp-x", []byte("x"), 0o644, mtime), []byte("x"))
+			},
+			codes: []connect.Code{connect.CodeInvalidArgument},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachProtocol(t, func(t *testing.T, env *testEnv) {
+				for rel, data := range tc.setup {
+					writeFile(t, env.root, rel, data)
+				}
+				resps, err := env.upload(t, tc.reqs(t)...)
+				if err != nil {
+					t.Fatalf("Upload: %v", err)
+				}
+				if len(resps) != len(tc.codes) {
+					t.Fatalf("got %d responses, want %d", len(resps), len(tc.codes))
+				}
+				for i, r := range resps {
+					if got, want := codeName(r.GetCode()), codeName(uint32(tc.codes[i])); got != want {
+						t.Errorf("file %d (%q): code %s, want %s (%s)", i, r.GetPath(), got, want, r.GetMessage())
+					}
+				}
+				if tc.check != nil {
+					tc.check(t, env, resps)
+				}
+				assertNoTempFiles(t, env.root)
+			})
+		})
+	}
+}
+
+// oldIntact checks that rel still holds data.
+func oldIntact(rel string, data []byte) func(t *testing.T, env *testEnv, _ []*dirsyncv1.UploadResponse) {
+	return func(t *testing.T, env *testEnv, _ []*dirsyncv1.UploadResponse) {
+		t.Helper()
+		if got := readFile(t, env.root, rel); !bytes.Equal(got, data) {
+			t.Errorf("%s changed after a failed upload", rel)
+		}
+	}
+}
+
+// TestUploadProtocolViolations checks the messages that end the stream.
+func TestUploadProtocolViolations(t *testing.T) {
+	e := fileEntry("a", []byte("x"), 0o644, time.Now())
+	cases := []struct {
+		name string
+		reqs []*dirsyncv1.UploadRequest
+	}{
+		{"ops before header", []*dirsyncv1.UploadRequest{{Ops: []*dirsyncv1.DeltaOp{literalOp([]byte("x"))}}}},
+		{"finish before header", []*dirsyncv1.UploadRequest{{Finish: true}}},
+		{"header before finish", []*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: e}}, {Header: &dirsyncv1.UploadHeader{Entry: e}}}},
+		{"end in the middle of a file", []*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: e}, Ops: []*dirsyncv1.DeltaOp{literalOp([]byte("x"))}}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachProtocol(t, func(t *testing.T, env *testEnv) {
+				_, err := env.upload(t, tc.reqs...)
+				if got := connect.CodeOf(err); got != connect.CodeInvalidArgument {
+					t.Errorf("stream error %v (code %v), want InvalidArgument", err, got)
+				}
+				if _, err := os.Lstat(filepath.Join(env.root, "a")); err == nil {
+					t.Errorf("a was created")
+				}
+				assertNoTempFiles(t, env.root)
+				if n := env.srv.locks.size(); n != 0 {
+					t.Errorf("%d path locks left", n)
+				}
+			})
+		})
+	}
+}
+
+// TestUploadThroughSymlinkedParent checks that a write never goes through
+// a symlink, even one that points inside the root.
+func TestUploadThroughSymlinkedParent(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, env *testEnv) {
+		outside := t.TempDir()
+		if err := os.Symlink(outside, filepath.Join(env.root, "a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(env.root, "in"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("in", filepath.Join(env.root, "b")); err != nil {
+			t.Fatal(err)
+		}
+		data := []byte("escape")
+		var reqs []*dirsyncv1.UploadRequest
+		for _, rel := range []string{"a/x", "a/sub/x", "b/x"} {
+			reqs = append(reqs, literalUpload(fileEntry(rel, data, 0o644, time.Now()), data)...)
+		}
+		resps, err := env.upload(t, reqs...)
+		if err != nil {
+			t.Fatalf("Upload: %v", err)
+		}
+		for _, r := range resps {
+			if got := connect.Code(r.GetCode()); got != connect.CodeFailedPrecondition {
+				t.Errorf("%s: code %v, want FailedPrecondition", r.GetPath(), got)
+			}
+		}
+		if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+			t.Errorf("%d entries created outside the root", len(ents))
+		}
+		if ents, _ := os.ReadDir(filepath.Join(env.root, "in")); len(ents) != 0 {
+			t.Errorf("%d entries created through the inside symlink", len(ents))
+		}
+		results := env.applyChanges(t,
+			&dirsyncv1.Change{Action: &dirsyncv1.Change_MakeDirectory{MakeDirectory: &dirsyncv1.Entry{Path: "a/d", Mode: 0o755}}},
+			&dirsyncv1.Change{Action: &dirsyncv1.Change_Symlink{Symlink: &dirsyncv1.Entry{Path: "a/l", LinkTarget: "x"}}},
+		)
+		for _, r := range results {
+			if got := connect.Code(r.GetCode()); got != connect.CodeFailedPrecondition {
+				t.Errorf("%s: code %v, want FailedPrecondition", r.GetPath(), got)
+			}
+		}
+		if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+			t.Errorf("%d entries created outside the root", len(ents))
+		}
+	})
+}
+
+// TestUploadConcurrentStreams uploads many files on parallel streams, some
+// to the same path.
+func TestUploadConcurrentStreams(t *testing.T) {
+	env := newEnv(t, "", protocols[1])
+	const streams = 8
+	done := make(chan error, streams)
+	for i := range streams {
+		go func() {
+			var reqs []*dirsyncv1.UploadRequest
+			for j := range 10 {
+				data := randomBytes(5000+j, byte(i))
+				reqs = append(reqs, literalUpload(fileEntry("same", data, 0o644, time.Now()), data)...)
+				data = randomBytes(100+i, byte(j))
+				reqs = append(reqs, literalUpload(fileEntry(filepath.Join("s", string(rune('a'+i)), string(rune('a'+j))), data, 0o644, time.Now()), data)...)
+			}
+			resps, err := env.upload(t, reqs...)
+			if err == nil {
+				for _, r := range resps {
+					if r.GetCode() != 0 {
+						err = connect.NewError(connect.Code(r.GetCode()), nil)
+					}
+				}
+			}
+			done <- err
+		}()
+	}
+	for range streams {
+		if err := <-done; err != nil {
+			t.Errorf("stream: %v", err)
+		}
+	}
+	data := readFile(t, env.root, "same")
+	sum := sha256.Sum256(data)
+	c, ok := env.srv.index.get("same")
+	if !ok || c.sum != sum {
+		t.Errorf("index does not match the final content of same")
+	}
+	assertNoTempFiles(t, env.root)
+	if n := env.srv.locks.size(); n != 0 {
+		t.Errorf("%d path locks left", n)
+	}
+}
