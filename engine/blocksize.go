@@ -1,3 +1,63 @@
 package engine
 
-const StrongSize = 16
+import "math"
+
+// Limits of the delta format. Values from a peer are checked against them
+// before they are used.
+const (
+	// MinBlockSize is the smallest block size accepted, both as a custom
+	// block size and in a signature from the network. Smaller blocks would
+	// make signatures and op streams larger than the data they describe.
+	MinBlockSize = 512
+
+	// MaxBlockSize is the largest block size accepted. It bounds the
+	// buffers that [Delta] and a [Patcher] allocate for a peer's signature
+	// or layout.
+	MaxBlockSize = 1 << 20
+
+	// MaxLiteralSize is the most bytes a literal [Op] carries. [Delta]
+	// never emits more and a [Patcher] rejects more, so one op fits in a
+	// bounded network message.
+	MaxLiteralSize = 256 << 10
+
+	// StrongSize is the number of bytes of truncated strong hash kept per
+	// block in a [Signature].
+	StrongSize = 16
+)
+
+// adaptiveFloor is the smallest block size [BlockSizeFor] chooses. Below
+// about 2 KiB the fixed cost per block (20 signature bytes, one hash-table
+// entry, one strong hash call and one op per match) starts to dominate,
+// while the saving on a small file is only a few KiB either way. rsync's
+// floor is 700 bytes; ours is higher because the weak lookup is cheap and
+// the strong hash is fast on larger blocks.
+const adaptiveFloor = 2 << 10
+
+// BlockSizeFor returns the block size [Sign] uses for a base of size bytes
+// when no custom size is given.
+//
+// Like rsync, it picks about sqrt(size) bytes, rounded down to a multiple
+// of 8, clamped to [2 KiB, MaxBlockSize]. A square-root block size balances
+// the two costs of a delta: the signature grows with size/blockSize and the
+// literal bytes an edit costs grow with blockSize, so their sum is smallest
+// near sqrt(size). The signature of a 1 GiB file uses 32 KiB blocks and
+// takes (4+StrongSize) * 32768 = 640 KiB; it stays under 1 MiB for every
+// size up to 1 GiB. A negative size is treated as 0.
+func BlockSizeFor(size int64) int {
+	if size <= adaptiveFloor*adaptiveFloor {
+		return adaptiveFloor
+	}
+	if size >= MaxBlockSize*MaxBlockSize {
+		return MaxBlockSize
+	}
+	// size < 2^40 here, so float64 holds it exactly and the square root
+	// is off by at most one; correct it to floor(sqrt(size)).
+	r := int64(math.Sqrt(float64(size)))
+	for r*r > size {
+		r--
+	}
+	for (r+1)*(r+1) <= size {
+		r++
+	}
+	return int(r) &^ 7
+}
