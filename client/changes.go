@@ -1,0 +1,53 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// maxChangesPerRequest bounds the changes of one ApplyChanges request, so
+// that requests and their answers stay small however large a plan is.
+const maxChangesPerRequest = 1000
+
+// applyChanges sends changes in order, in batches of at most
+// maxChangesPerRequest, and calls result with the index and outcome of each
+// change as its batch is answered. It returns an error only when a batch
+// fails as a whole; per-change failures are results.
+func (c *Client) applyChanges(ctx context.Context, changes []*dirsyncv1.Change, result func(i int, r *dirsyncv1.ChangeResult)) error {
+	for start := 0; start < len(changes); start += maxChangesPerRequest {
+		end := min(start+maxChangesPerRequest, len(changes))
+		resp, err := c.rpc.ApplyChanges(ctx, connect.NewRequest(&dirsyncv1.ApplyChangesRequest{Changes: changes[start:end]}))
+		if err != nil {
+			return fmt.Errorf("apply changes: %w", err)
+		}
+		results := resp.Msg.GetResults()
+		if len(results) != end-start {
+			return fmt.Errorf("apply changes: %d results for %d changes", len(results), end-start)
+		}
+		for k, r := range results {
+			result(start+k, r)
+		}
+	}
+	return nil
+}
+
+// changePath returns the path a change names.
+func changePath(ch *dirsyncv1.Change) string {
+	switch a := ch.GetAction().(type) {
+	case *dirsyncv1.Change_Delete:
+		return a.Delete
+	case *dirsyncv1.Change_MakeDirectory:
+		return a.MakeDirectory.GetPath()
+	case *dirsyncv1.Change_Symlink:
+		return a.Symlink.GetPath()
+	case *dirsyncv1.Change_SetMetadata:
+		return a.SetMetadata.GetPath()
+	case *dirsyncv1.Change_CopyContent:
+		return a.CopyContent.GetPath()
+	}
+	return ""
+}

@@ -1,0 +1,90 @@
+package client
+
+import (
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"connectrpc.com/connect"
+
+	"github.com/dirsync/dirsync/engine"
+	"github.com/dirsync/dirsync/gen/dirsync/v1/dirsyncv1connect"
+)
+
+// maxReceiveBytes bounds every message the client accepts from the server,
+// so a hostile or broken server cannot make it allocate without limit.
+const maxReceiveBytes = 64 << 20
+
+// Client mirrors one local directory to one server. Build it with [New].
+// Its methods must not be called concurrently: passes never overlap.
+type Client struct {
+	opts Options
+	log  *slog.Logger
+	http *http.Client
+	rpc  dirsyncv1connect.SyncServiceClient
+	// wire counts the bytes read from and written to the server's TCP
+	// connections since the Client was built.
+	wire atomic.Int64
+	// rules holds the current ignore rules; Watch swaps them when the
+	// ignore file changes.
+	rules  atomic.Pointer[ignoreRules]
+	hashes *hashCache
+	// deltaThreshold is the smallest remote file worth a delta; smaller
+	// ones are sent as literals.
+	deltaThreshold int64
+}
+
+// New checks opts, reads the ignore file and returns a Client. It does not
+// contact the server. The error wraps [ErrInvalidOptions] when opts are
+// invalid.
+func New(opts Options) (*Client, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		opts:           opts,
+		log:            opts.Logger,
+		hashes:         newHashCache(),
+		deltaThreshold: defaultDeltaThreshold,
+	}
+	c.http = newHTTPClient(&c.wire)
+	clientOpts := append([]connect.ClientOption{
+		connect.WithGRPC(),
+		connect.WithReadMaxBytes(maxReceiveBytes),
+	}, compressionOptions(opts.Compression)...)
+	c.rpc = dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL, clientOpts...)
+	if _, err := c.reloadIgnore(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close releases the client's idle connections. The Client must not be used
+// afterwards.
+func (c *Client) Close() error {
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+// reloadIgnore reads the ignore file again and reports whether the rules
+// changed.
+func (c *Client) reloadIgnore() (bool, error) {
+	text, err := readIgnoreFile(c.opts.Dir)
+	if err != nil {
+		return false, err
+	}
+	old := c.rules.Load()
+	if old != nil && old.text == text {
+		return false, nil
+	}
+	c.rules.Store(newIgnoreRules(text, c.opts.Excludes))
+	return old != nil, nil
+}
+
+// scanOptions returns the scan options for one pass, with the ignore rules
+// in force when it starts.
+func (c *Client) scanOptions() engine.ScanOptions {
+	rules := c.rules.Load()
+	return engine.ScanOptions{Skip: rules.match}
+}

@@ -1,0 +1,258 @@
+// Command dirsync-client keeps a directory on a dirsync server an exact
+// mirror of a local directory. Run it with -help for usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/dirsync/dirsync/client"
+	"github.com/dirsync/dirsync/engine"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitNotMirrored = 1
+	exitUsage       = 2
+	exitUnreachable = 3
+)
+
+// defaultDir is the directory mirrored when neither -dir nor DIRSYNC_DIR
+// names one.
+const defaultDir = "./dirsync_from"
+
+const usageText = `Usage: dirsync-client [flags]
+
+dirsync-client keeps a directory on a dirsync server an exact mirror of a
+local directory: files, directories, symlinks, permissions and modification
+times. It sends only what changed: content the server already holds is
+copied there, changed files travel as rsync-like deltas, and the rest is
+compressed on the wire. By default it syncs once, then watches the directory
+and syncs every change within milliseconds, reconnecting if the server goes
+away. With -once it syncs, checks the result and exits.
+
+Examples:
+  # on the server machine
+  dirsync-server -root /srv/mirror -listen :8080
+  # on the client machine: mirror ./project there and keep it mirrored
+  dirsync-client -dir ./project -server http://server:8080
+  # sync once and check the mirror, e.g. from cron or CI
+  dirsync-client -dir ./project -server http://server:8080 -once
+  # show what a sync would change, without changing anything
+  dirsync-client -dir ./project -dry-run
+
+Ignoring files:
+  A .dirsyncignore file at the root of the directory holds patterns in
+  gitignore syntax (*.o, build/, !keep.log, /only-at-root); -exclude adds
+  more. Ignored paths are neither sent nor watched, and a copy the server
+  still holds is deleted. The file is re-read when it changes.
+
+Exit codes:
+  0  the server holds a mirror (-once), the plan was printed (-dry-run), or
+     watch mode was stopped by SIGINT/SIGTERM
+  1  some items could not be synced (-once), or another error
+  2  usage error: bad flag or environment value
+  3  the server could not be reached, after retries
+
+Environment (a flag beats its variable):
+  DIRSYNC_DIR, DIRSYNC_SERVER, DIRSYNC_BLOCK_SIZE, DIRSYNC_COMPRESS,
+  DIRSYNC_CONCURRENCY, DIRSYNC_LOG_LEVEL
+
+Flags:
+`
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+// String returns the values joined by commas.
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+// Set appends a value.
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the command with its streams, returning the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("dirsync-client", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	fset.Usage = func() {
+		fmt.Fprint(fset.Output(), usageText)
+		fset.PrintDefaults()
+	}
+	blockSize, err := envInt("DIRSYNC_BLOCK_SIZE", 0)
+	if err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
+		return exitUsage
+	}
+	concurrency, err := envInt("DIRSYNC_CONCURRENCY", client.DefaultConcurrency)
+	if err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
+		return exitUsage
+	}
+	var (
+		dir      = fset.String("dir", envString("DIRSYNC_DIR", defaultDir), "local `directory` to mirror; created if missing")
+		server   = fset.String("server", envString("DIRSYNC_SERVER", client.DefaultServerURL), "server base `URL` (cleartext HTTP/2)")
+		once     = fset.Bool("once", false, "sync once, verify the mirror and exit (see exit codes)")
+		dryRun   = fset.Bool("dry-run", false, "print what a sync would change, change nothing, exit")
+		compress = fset.String("compress", envString("DIRSYNC_COMPRESS", client.DefaultCompression), "message compression: none, gzip or zstd")
+		logLevel = fset.String("log-level", envString("DIRSYNC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error")
+		showVer  = fset.Bool("version", false, "print the version and exit")
+		excludes stringList
+	)
+	fset.IntVar(&blockSize, "block-size", blockSize,
+		fmt.Sprintf("delta block size in `bytes`, %d to %d; 0 lets the server adapt it to each file", engine.MinBlockSize, engine.MaxBlockSize))
+	fset.IntVar(&concurrency, "concurrency", concurrency, fmt.Sprintf("parallel upload streams, 1 to %d", client.MaxConcurrency))
+	fset.Var(&excludes, "exclude", "ignore paths matching this gitignore `pattern` (repeatable)")
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fset.NArg() > 0 {
+		fmt.Fprintf(stderr, "dirsync-client: unexpected argument %q; see -help\n", fset.Arg(0))
+		return exitUsage
+	}
+	if *showVer {
+		fmt.Fprintln(stdout, "dirsync-client", version)
+		return exitOK
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "dirsync-client: log level %q: want debug, info, warn or error\n", *logLevel)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if _, err := os.Stat(*dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(*dir, 0o755); err != nil {
+			log.Error("cannot create the directory", "dir", *dir, "err", err)
+			return exitUsage
+		}
+		log.Info("created the directory to mirror", "dir", *dir)
+	}
+	var progress io.Writer
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		progress = stderr
+	}
+	c, err := client.New(client.Options{
+		Dir:         *dir,
+		ServerURL:   *server,
+		BlockSize:   blockSize,
+		Compression: *compress,
+		Concurrency: concurrency,
+		Excludes:    excludes,
+		DryRun:      *dryRun,
+		Logger:      log,
+		Progress:    progress,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
+		if errors.Is(err, client.ErrInvalidOptions) {
+			return exitUsage
+		}
+		return exitNotMirrored
+	}
+	defer c.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch {
+	case *dryRun:
+		return dryRunCmd(ctx, c, log, stdout)
+	case *once:
+		return onceCmd(ctx, c, log, stdout)
+	}
+	log.Info("watching", "dir", *dir, "server", *server, "version", version)
+	if err := c.Watch(ctx); err != nil {
+		log.Error("watch failed", "err", err)
+		return exitNotMirrored
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// dryRunCmd prints the plan of a sync.
+func dryRunCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.Writer) int {
+	sum, err := c.SyncOnce(ctx)
+	if err != nil {
+		return failed(log, "dry run failed", err)
+	}
+	if err := client.WritePlan(stdout, sum.Plan); err != nil {
+		log.Error("cannot print the plan", "err", err)
+		return exitNotMirrored
+	}
+	fmt.Fprintln(stdout, sum.String())
+	return exitOK
+}
+
+// onceCmd syncs once and verifies the mirror.
+func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.Writer) int {
+	sum, err := c.SyncOnce(ctx)
+	if err != nil {
+		return failed(log, "sync failed", err)
+	}
+	fmt.Fprintln(stdout, sum.String())
+	plan, err := c.Verify(ctx)
+	if err != nil {
+		return failed(log, "verify failed", err)
+	}
+	if !plan.Empty() || sum.Failed > 0 {
+		log.Error("the server does not hold a mirror", "failed", sum.Failed, "remaining", plan.String())
+		return exitNotMirrored
+	}
+	log.Info("verified: the server holds a mirror")
+	return exitOK
+}
+
+// failed logs err and returns its exit code.
+func failed(log *slog.Logger, msg string, err error) int {
+	log.Error(msg, "err", err)
+	if errors.Is(err, client.ErrUnavailable) {
+		return exitUnreachable
+	}
+	return exitNotMirrored
+}
+
+// envString returns the value of the environment variable key, or def.
+func envString(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// envInt returns the integer value of the environment variable key, or def.
+func envInt(key string, def int) (int, error) {
+	v, ok := os.LookupEnv(key)
+	if !ok || v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: not an integer", key, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,32 @@
+// Package client is the sending side of dirsync: it keeps a directory on a
+// dirsync server an exact mirror of a local directory.
+//
+// A [Client] talks to the server's dirsync.v1.SyncService over Connect's gRPC
+// protocol on cleartext HTTP/2 (h2c). One sync pass ([Client.SyncOnce])
+// scans the local tree, fetches the server's manifest, diffs the two with
+// the engine and applies the plan: deletions, directories, file contents
+// and symlinks, then metadata. File contents travel in one of three ways,
+// cheapest first: not at all when the server already holds the content
+// anywhere (ApplyChanges copy_content), as an rsync-like delta against the
+// server's old copy, or as literal bytes. Uploads are pipelined on
+// Options.Concurrency long-lived bidirectional streams.
+//
+// [Client.Watch] runs a full pass, then watches the tree with fsnotify and
+// runs small incremental passes over the paths that changed, reconnecting
+// with exponential backoff when the server goes away.
+//
+// Paths matched by the ignore rules (Options.Excludes and a .dirsyncignore
+// file at the root, both in gitignore syntax) are neither scanned nor
+// watched; they are absent from the mirror, so a copy the server still
+// holds is deleted.
+//
+// Trust boundary: everything the server sends (manifests, signatures,
+// results) is validated before use; the server never names a local path
+// that the client did not scan itself. A failure on one file is recorded
+// in the pass's [Summary] and the rest of the pass goes on; the file is
+// retried on the next pass.
+//
+// The package logs through the *slog.Logger in [Options] and discards logs
+// when none is given. A Client is safe for use by one goroutine at a time:
+// a pass never runs concurrently with another.
+package client

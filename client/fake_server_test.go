@@ -1,0 +1,323 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+	"github.com/dirsync/dirsync/gen/dirsync/v1/dirsyncv1connect"
+)
+
+// fakeNode is one item of the fake server's in-memory tree.
+type fakeNode struct {
+	entry   engine.Entry
+	content []byte
+}
+
+// fakeServer is an in-memory SyncServiceHandler, enough to exercise the
+// client: it keeps a tree in a map, signs with the engine and patches
+// uploads with the engine's Patcher. It is safe for concurrent use.
+type fakeServer struct {
+	dirsyncv1connect.UnimplementedSyncServiceHandler
+
+	mu    sync.Mutex
+	nodes map[string]*fakeNode
+	// abortOnce makes the first delta upload of these paths fail with
+	// ABORTED, as if the base changed meanwhile.
+	abortOnce map[string]bool
+	// uploads counts the files uploaded, by path; messages counts the
+	// UploadRequest messages received.
+	uploads  map[string]int
+	messages int
+	// signatures counts GetSignature calls.
+	signatures int
+	// uploadErr, when set, ends every Upload stream with it after the
+	// first message.
+	uploadErr error
+}
+
+// newFakeServer returns an empty fake server.
+func newFakeServer() *fakeServer {
+	return &fakeServer{nodes: make(map[string]*fakeNode), abortOnce: make(map[string]bool), uploads: make(map[string]int)}
+}
+
+// serve starts f on an h2c test server and returns a client for dir.
+func (f *fakeServer) serve(t *testing.T, dir string, mod func(*Options)) *Client {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(dirsyncv1connect.NewSyncServiceHandler(f, compressionHandlerOptions()...))
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	opts := Options{Dir: dir, ServerURL: srv.URL, Logger: testLogger(t)}
+	if mod != nil {
+		mod(&opts)
+	}
+	c, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// compressionHandlerOptions registers the engine's codecs on the handler.
+func compressionHandlerOptions() []connect.HandlerOption {
+	return []connect.HandlerOption{
+		connect.WithCompression(engine.CompressionZstd,
+			func() connect.Decompressor { return engine.NewZstdReader() },
+			func() connect.Compressor { return engine.NewZstdWriter() }),
+	}
+}
+
+// testLogger logs to the test's output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// testWriter writes to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// GetManifest lists the tree, or the subtrees asked for.
+func (f *fakeServer) GetManifest(_ context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
+	f.mu.Lock()
+	var m engine.Manifest
+	for _, n := range f.nodes {
+		m = append(m, n.entry)
+	}
+	f.mu.Unlock()
+	m.Sort()
+	if len(req.Msg.GetPaths()) > 0 {
+		m = m.Subtree(req.Msg.GetPaths()...)
+	}
+	resp := &dirsyncv1.GetManifestResponse{}
+	for _, e := range m {
+		resp.Entries = append(resp.Entries, entryToProto(e))
+	}
+	return stream.Send(resp)
+}
+
+// ApplyChanges applies each change to the map.
+func (f *fakeServer) ApplyChanges(_ context.Context, req *connect.Request[dirsyncv1.ApplyChangesRequest]) (*connect.Response[dirsyncv1.ApplyChangesResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := &dirsyncv1.ApplyChangesResponse{}
+	for _, ch := range req.Msg.GetChanges() {
+		r := &dirsyncv1.ChangeResult{Path: changePath(ch)}
+		switch a := ch.GetAction().(type) {
+		case *dirsyncv1.Change_Delete:
+			for p := range f.nodes {
+				if engine.IsWithin(p, a.Delete) {
+					delete(f.nodes, p)
+				}
+			}
+		case *dirsyncv1.Change_MakeDirectory:
+			e, _ := entryFromProto(a.MakeDirectory)
+			f.nodes[e.Path] = &fakeNode{entry: e}
+		case *dirsyncv1.Change_Symlink:
+			e, _ := entryFromProto(a.Symlink)
+			f.nodes[e.Path] = &fakeNode{entry: e}
+		case *dirsyncv1.Change_SetMetadata:
+			e, _ := entryFromProto(a.SetMetadata)
+			n, ok := f.nodes[e.Path]
+			if !ok {
+				r.Code = uint32(connect.CodeNotFound)
+				break
+			}
+			n.entry.Mode, n.entry.MtimeNs = e.Mode, e.MtimeNs
+		case *dirsyncv1.Change_CopyContent:
+			e, _ := entryFromProto(a.CopyContent)
+			r.Code = uint32(connect.CodeNotFound)
+			for _, n := range f.nodes {
+				if n.entry.Type == engine.TypeFile && n.entry.SHA256 == e.SHA256 {
+					f.nodes[e.Path] = &fakeNode{entry: e, content: bytes.Clone(n.content)}
+					r.Code, r.SavedBytes = 0, e.Size
+					break
+				}
+			}
+		}
+		resp.Results = append(resp.Results, r)
+	}
+	return connect.NewResponse(resp), nil
+}
+
+// GetSignature signs the file with the engine.
+func (f *fakeServer) GetSignature(_ context.Context, req *connect.Request[dirsyncv1.GetSignatureRequest], stream *connect.ServerStream[dirsyncv1.GetSignatureResponse]) error {
+	f.mu.Lock()
+	f.signatures++
+	n, ok := f.nodes[req.Msg.GetPath()]
+	f.mu.Unlock()
+	if !ok || n.entry.Type != engine.TypeFile {
+		return connect.NewError(connect.CodeNotFound, errors.New("no such file"))
+	}
+	sig, err := engine.Sign(bytes.NewReader(n.content), int64(len(n.content)), int(req.Msg.GetBlockSize()))
+	if err != nil {
+		return connect.NewError(connect.CodeInternal, err)
+	}
+	sum := sha256.Sum256(n.content)
+	return stream.Send(&dirsyncv1.GetSignatureResponse{
+		Header: &dirsyncv1.SignatureHeader{BlockSize: uint32(sig.BlockSize), FileSize: sig.FileSize, StrongSize: engine.StrongSize, Sha256: sum[:]},
+		Weak:   sig.Weak,
+		Strong: sig.Strong,
+	})
+}
+
+// Upload rebuilds each file with a Patcher and answers it.
+func (f *fakeServer) Upload(_ context.Context, stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse]) error {
+	var (
+		hdr *dirsyncv1.UploadHeader
+		ops []engine.Op
+		lit int64
+	)
+	for {
+		msg, err := stream.Receive()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.messages++
+		uploadErr := f.uploadErr
+		f.mu.Unlock()
+		if uploadErr != nil {
+			return uploadErr
+		}
+		if msg.GetHeader() != nil {
+			hdr, ops, lit = msg.GetHeader(), nil, 0
+		}
+		for _, op := range msg.GetOps() {
+			switch o := op.GetOp().(type) {
+			case *dirsyncv1.DeltaOp_Copy:
+				ops = append(ops, engine.Op{Kind: engine.OpCopy, Block: int64(o.Copy.GetStart()), Count: int64(o.Copy.GetCount())})
+			case *dirsyncv1.DeltaOp_Literal:
+				ops = append(ops, engine.Op{Kind: engine.OpLiteral, Data: o.Literal})
+				lit += int64(len(o.Literal))
+			}
+		}
+		if !msg.GetFinish() {
+			continue
+		}
+		resp := f.commit(hdr, ops)
+		if resp.Code == 0 {
+			resp.LiteralBytes = lit
+			resp.MatchedBytes = hdr.GetEntry().GetSize() - lit
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// commit builds one uploaded file and puts it in place.
+func (f *fakeServer) commit(hdr *dirsyncv1.UploadHeader, ops []engine.Op) *dirsyncv1.UploadResponse {
+	e, err := entryFromProto(hdr.GetEntry())
+	resp := &dirsyncv1.UploadResponse{Path: e.Path}
+	if err != nil {
+		resp.Code, resp.Message = uint32(connect.CodeInvalidArgument), err.Error()
+		return resp
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.uploads[e.Path]++
+	var base []byte
+	layout := engine.Layout{BlockSize: engine.MinBlockSize}
+	if b := hdr.GetBase(); b != nil {
+		n, ok := f.nodes[e.Path]
+		sum := sha256.Sum256(nil)
+		if ok {
+			sum = sha256.Sum256(n.content)
+		}
+		if !ok || !bytes.Equal(sum[:], b.GetSha256()) || f.abortOnce[e.Path] {
+			delete(f.abortOnce, e.Path)
+			resp.Code, resp.Message = uint32(connect.CodeAborted), "base changed"
+			return resp
+		}
+		base = n.content
+		layout = engine.Layout{BlockSize: int(b.GetBlockSize()), FileSize: int64(len(base))}
+	}
+	var out bytes.Buffer
+	if err := engine.Patch(bytes.NewReader(base), layout, ops, &out, e.SHA256); err != nil {
+		resp.Code, resp.Message = uint32(connect.CodeAborted), err.Error()
+		return resp
+	}
+	f.nodes[e.Path] = &fakeNode{entry: e, content: out.Bytes()}
+	return resp
+}
+
+// checkMirror fails the test unless the fake server holds a mirror of dir.
+func (f *fakeServer) checkMirror(t *testing.T, dir string) {
+	t.Helper()
+	for _, p := range f.mirrorProblems(t, dir) {
+		t.Error(p)
+	}
+}
+
+// mirrorProblems lists how the fake server's tree differs from dir: paths,
+// types, modes, mtimes (but for symlinks), contents and targets.
+func (f *fakeServer) mirrorProblems(t *testing.T, dir string) []string {
+	t.Helper()
+	local, _, err := engine.Scan(dir, engine.ScanOptions{})
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var problems []string
+	var remote []string
+	for p := range f.nodes {
+		remote = append(remote, p)
+	}
+	sort.Strings(remote)
+	if len(remote) != len(local) {
+		problems = append(problems, fmt.Sprintf("server holds %d entries %q, local has %d", len(remote), remote, len(local)))
+	}
+	for _, l := range local {
+		n, ok := f.nodes[l.Path]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("server lacks %q", l.Path))
+			continue
+		}
+		r := n.entry
+		if r.Type != l.Type || r.LinkTarget != l.LinkTarget {
+			problems = append(problems, fmt.Sprintf("%q: server has %v %q, want %v %q", l.Path, r.Type, r.LinkTarget, l.Type, l.LinkTarget))
+		}
+		if l.Type != engine.TypeSymlink && (r.Mode != l.Mode || r.MtimeNs != l.MtimeNs) {
+			problems = append(problems, fmt.Sprintf("%q: server has mode %o mtime %d, want %o %d", l.Path, r.Mode, r.MtimeNs, l.Mode, l.MtimeNs))
+		}
+		if l.Type == engine.TypeFile {
+			want, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(l.Path)))
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			if !bytes.Equal(n.content, want) {
+				problems = append(problems, fmt.Sprintf("%q: server content differs (%d bytes, want %d)", l.Path, len(n.content), len(want)))
+			}
+		}
+	}
+	return problems
+}

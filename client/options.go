@@ -1,0 +1,119 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/dirsync/dirsync/engine"
+)
+
+// Defaults for the zero values of [Options].
+const (
+	// DefaultServerURL is where the server listens unless told otherwise.
+	DefaultServerURL = "http://127.0.0.1:8080"
+	// DefaultConcurrency is the number of parallel Upload streams.
+	DefaultConcurrency = 4
+	// MaxConcurrency bounds Options.Concurrency.
+	MaxConcurrency = 64
+	// DefaultCompression is the message codec used when none is named.
+	// zstd at its fastest level won the loopback measurement in this
+	// package's report: it sends about as few bytes as gzip at a fraction
+	// of the CPU cost.
+	DefaultCompression = engine.CompressionZstd
+)
+
+// ErrInvalidOptions is wrapped by the errors [New] returns for bad
+// [Options]; a command line reports it as a usage error.
+var ErrInvalidOptions = errors.New("invalid options")
+
+// Options configures a [Client]. The zero value of each field but Dir
+// selects its default.
+type Options struct {
+	// Dir is the local directory to mirror. It must exist; New makes it
+	// absolute.
+	Dir string
+	// ServerURL is the server's base URL, e.g. "http://127.0.0.1:8080".
+	// Only http is supported: the client speaks cleartext HTTP/2.
+	ServerURL string
+	// BlockSize is the delta block size to ask the server for; 0 lets the
+	// server choose one per file (about the square root of its size).
+	// Otherwise it must lie in [engine.MinBlockSize, engine.MaxBlockSize].
+	BlockSize int
+	// Compression names the message codec: "none", "gzip" or "zstd";
+	// "" selects [DefaultCompression].
+	Compression string
+	// Concurrency is the number of parallel Upload streams, 1 to
+	// [MaxConcurrency]; 0 selects [DefaultConcurrency].
+	Concurrency int
+	// Excludes are extra ignore patterns in gitignore syntax, applied
+	// together with the .dirsyncignore file at the root of Dir.
+	Excludes []string
+	// DryRun makes [Client.SyncOnce] compute the plan and change nothing.
+	DryRun bool
+	// Logger receives the client's logs; nil discards them.
+	Logger *slog.Logger
+	// Progress, when not nil, receives a progress bar during full passes.
+	// Give it a terminal only.
+	Progress io.Writer
+}
+
+// withDefaults returns o with its zero values replaced by defaults, or an
+// error wrapping ErrInvalidOptions.
+func (o Options) withDefaults() (Options, error) {
+	if o.Dir == "" {
+		return o, fmt.Errorf("%w: no directory given", ErrInvalidOptions)
+	}
+	abs, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return o, fmt.Errorf("%w: directory: %w", ErrInvalidOptions, err)
+	}
+	o.Dir = abs
+	info, err := os.Stat(o.Dir)
+	if err != nil {
+		return o, fmt.Errorf("%w: directory: %w", ErrInvalidOptions, err)
+	}
+	if !info.IsDir() {
+		return o, fmt.Errorf("%w: %q is not a directory", ErrInvalidOptions, o.Dir)
+	}
+	if o.ServerURL == "" {
+		o.ServerURL = DefaultServerURL
+	}
+	u, err := url.Parse(o.ServerURL)
+	if err != nil {
+		return o, fmt.Errorf("%w: server url: %w", ErrInvalidOptions, err)
+	}
+	if u.Scheme != "http" || u.Host == "" {
+		return o, fmt.Errorf("%w: server url %q: want http://host:port (cleartext HTTP/2)", ErrInvalidOptions, o.ServerURL)
+	}
+	if o.BlockSize != 0 && (o.BlockSize < engine.MinBlockSize || o.BlockSize > engine.MaxBlockSize) {
+		return o, fmt.Errorf("%w: block size %d: want 0 (adaptive) or %d to %d",
+			ErrInvalidOptions, o.BlockSize, engine.MinBlockSize, engine.MaxBlockSize)
+	}
+	switch o.Compression {
+	case "":
+		o.Compression = DefaultCompression
+	case engine.CompressionNone, engine.CompressionGzip, engine.CompressionZstd:
+	default:
+		return o, fmt.Errorf("%w: compression %q: want none, gzip or zstd", ErrInvalidOptions, o.Compression)
+	}
+	switch {
+	case o.Concurrency == 0:
+		o.Concurrency = DefaultConcurrency
+	case o.Concurrency < 1 || o.Concurrency > MaxConcurrency:
+		return o, fmt.Errorf("%w: concurrency %d: want 1 to %d", ErrInvalidOptions, o.Concurrency, MaxConcurrency)
+	}
+	for _, p := range o.Excludes {
+		if p == "" {
+			return o, fmt.Errorf("%w: empty exclude pattern", ErrInvalidOptions)
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}

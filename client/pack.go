@@ -1,0 +1,87 @@
+package client
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// maxMessageBytes is the size the packer keeps each UploadRequest under:
+// about 1 MiB, with room for four full literal ops and the header, so that
+// a file of up to 1 MiB travels as one message.
+const maxMessageBytes = 1<<20 + 4<<10
+
+// opOverhead over-estimates the protobuf framing of one DeltaOp: tags,
+// lengths and a BlockRun's varints.
+const opOverhead = 32
+
+// packer packs the operations of one file into UploadRequest messages of at
+// most about max bytes: the first carries the header, the last has finish
+// set, and a file whose operations fit in one message is exactly one
+// message. It copies literal data, so ops whose Data aliases a reused
+// buffer (as [engine.Delta] emits them) are safe to add. It is not safe for
+// concurrent use.
+type packer struct {
+	send func(*dirsyncv1.UploadRequest) error
+	max  int
+	msg  *dirsyncv1.UploadRequest
+	size int
+}
+
+// newPacker returns a packer that starts a file described by header and
+// hands each full message to send.
+func newPacker(header *dirsyncv1.UploadHeader, max int, send func(*dirsyncv1.UploadRequest) error) *packer {
+	return &packer{
+		send: send,
+		max:  max,
+		msg:  &dirsyncv1.UploadRequest{Header: header},
+		size: proto.Size(header) + opOverhead,
+	}
+}
+
+// add appends op, sending the current message first if op would make it
+// too large.
+func (p *packer) add(op engine.Op) error {
+	var pop *dirsyncv1.DeltaOp
+	cost := opOverhead
+	switch op.Kind {
+	case engine.OpCopy:
+		pop = &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Copy{Copy: &dirsyncv1.BlockRun{
+			Start: uint64(op.Block), Count: uint64(op.Count),
+		}}}
+	case engine.OpLiteral:
+		data := make([]byte, len(op.Data))
+		copy(data, op.Data)
+		pop = &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Literal{Literal: data}}
+		cost += len(data)
+	default:
+		return fmt.Errorf("pack op: unknown kind %v", op.Kind)
+	}
+	if len(p.msg.Ops) > 0 && p.size+cost > p.max {
+		if err := p.flush(); err != nil {
+			return err
+		}
+	}
+	p.msg.Ops = append(p.msg.Ops, pop)
+	p.size += cost
+	return nil
+}
+
+// finish sends the last message, with finish set.
+func (p *packer) finish() error {
+	p.msg.Finish = true
+	return p.flush()
+}
+
+// flush sends the current message and starts an empty one.
+func (p *packer) flush() error {
+	msg := p.msg
+	p.msg, p.size = &dirsyncv1.UploadRequest{}, 0
+	if err := p.send(msg); err != nil {
+		return fmt.Errorf("send upload message: %w", err)
+	}
+	return nil
+}

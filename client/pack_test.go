@@ -1,0 +1,132 @@
+package client
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// describe renders an UploadRequest sequence compactly: per message, "H"
+// for a header, "L<n>" for a literal of n bytes, "C<start>+<count>" for a
+// copy, and "F" for finish.
+func describe(msgs []*dirsyncv1.UploadRequest) string {
+	var parts []string
+	for _, m := range msgs {
+		var b strings.Builder
+		if m.GetHeader() != nil {
+			b.WriteString("H")
+			if m.GetHeader().GetBase() != nil {
+				b.WriteString("(base)")
+			}
+		}
+		for _, op := range m.GetOps() {
+			switch o := op.GetOp().(type) {
+			case *dirsyncv1.DeltaOp_Literal:
+				fmt.Fprintf(&b, " L%d", len(o.Literal))
+			case *dirsyncv1.DeltaOp_Copy:
+				fmt.Fprintf(&b, " C%d+%d", o.Copy.GetStart(), o.Copy.GetCount())
+			}
+		}
+		if m.GetFinish() {
+			b.WriteString(" F")
+		}
+		parts = append(parts, strings.TrimSpace(b.String()))
+	}
+	return strings.Join(parts, " | ")
+}
+
+// packLiterals packs a literal-only file of size bytes.
+func packLiterals(t *testing.T, size int) []*dirsyncv1.UploadRequest {
+	t.Helper()
+	var msgs []*dirsyncv1.UploadRequest
+	hdr := &dirsyncv1.UploadHeader{Entry: &dirsyncv1.Entry{Path: "f", Type: dirsyncv1.EntryType_ENTRY_TYPE_FILE, Size: int64(size)}}
+	pk := newPacker(hdr, maxMessageBytes, func(m *dirsyncv1.UploadRequest) error { msgs = append(msgs, m); return nil })
+	data := bytes.Repeat([]byte{'x'}, size)
+	if err := sendLiterals(bytes.NewReader(data), pk.add); err != nil {
+		t.Fatal(err)
+	}
+	if err := pk.finish(); err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+func TestPackLiterals(t *testing.T) {
+	const k = 1 << 10
+	tests := []struct {
+		name string
+		size int
+		want string
+	}{
+		{"empty file", 0, "H F"},
+		{"small file is one message", 5, "H L5 F"},
+		{"one chunk", 256 * k, "H L262144 F"},
+		{"1 MiB is one message", 1024 * k, "H L262144 L262144 L262144 L262144 F"},
+		{"600 KiB", 600 * k, "H L262144 L262144 L90112 F"},
+		{"2.5 MiB", 2560 * k, "H L262144 L262144 L262144 L262144 | L262144 L262144 L262144 L262144 | L262144 L262144 F"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := describe(packLiterals(t, tt.size)); got != tt.want {
+				t.Errorf("packing %d bytes = %q, want %q", tt.size, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPackDelta(t *testing.T) {
+	var msgs []*dirsyncv1.UploadRequest
+	hdr := &dirsyncv1.UploadHeader{
+		Entry: &dirsyncv1.Entry{Path: "f", Type: dirsyncv1.EntryType_ENTRY_TYPE_FILE},
+		Base:  &dirsyncv1.DeltaBase{Sha256: make([]byte, 32), BlockSize: 4096},
+	}
+	pk := newPacker(hdr, maxMessageBytes, func(m *dirsyncv1.UploadRequest) error { msgs = append(msgs, m); return nil })
+	buf := []byte("edit")
+	ops := []engine.Op{
+		{Kind: engine.OpCopy, Block: 0, Count: 10},
+		{Kind: engine.OpLiteral, Data: buf},
+		{Kind: engine.OpCopy, Block: 11, Count: 500},
+	}
+	for _, op := range ops {
+		if err := pk.add(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The packer must have copied the literal: the engine reuses its buffer.
+	copy(buf, "XXXX")
+	if err := pk.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describe(msgs), "H(base) C0+10 L4 C11+500 F"; got != want {
+		t.Errorf("delta packed as %q, want %q", got, want)
+	}
+	if lit := msgs[0].GetOps()[1].GetLiteral(); string(lit) != "edit" {
+		t.Errorf("literal %q changed with the caller's buffer, want %q", lit, "edit")
+	}
+}
+
+func TestPackDeltaFromEngine(t *testing.T) {
+	base := randomBytes(3, 200<<10)
+	target := bytes.Clone(base)
+	copy(target[100<<10:], "an edit")
+	sig, err := engine.Sign(bytes.NewReader(base), int64(len(base)), 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []*dirsyncv1.UploadRequest
+	hdr := &dirsyncv1.UploadHeader{Entry: &dirsyncv1.Entry{Path: "f"}, Base: &dirsyncv1.DeltaBase{BlockSize: 4096}}
+	pk := newPacker(hdr, maxMessageBytes, func(m *dirsyncv1.UploadRequest) error { msgs = append(msgs, m); return nil })
+	if _, err := engine.Delta(sig, bytes.NewReader(target), pk.add); err != nil {
+		t.Fatal(err)
+	}
+	if err := pk.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describe(msgs), "H(base) C0+25 L4096 C26+24 F"; got != want {
+		t.Errorf("delta packed as %q, want %q", got, want)
+	}
+}

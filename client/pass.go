@@ -1,0 +1,328 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// pass is the state of one sync pass. Its methods may be called from the
+// upload goroutines; mu guards sum, failed and bar.
+type pass struct {
+	c      *Client
+	mu     sync.Mutex
+	sum    Summary
+	failed map[string]bool
+	bar    *progress
+}
+
+// runPass runs one sync pass over scopes, reduced paths relative to the
+// root, or over the whole tree when scopes is nil. With showProgress, a
+// progress bar goes to Options.Progress. It returns an error, wrapping
+// ErrUnavailable when the server could not be reached, only when the pass
+// could not go on; failures of single items are in the Summary.
+func (c *Client) runPass(ctx context.Context, scopes []string, showProgress bool) (Summary, error) {
+	start := time.Now()
+	wire0 := c.wire.Load()
+	p := &pass{c: c, failed: make(map[string]bool)}
+	p.sum.Full = scopes == nil
+	err := p.run(ctx, scopes, showProgress)
+	p.bar.finish()
+	p.sum.WireBytes = c.wire.Load() - wire0
+	p.sum.Duration = time.Since(start)
+	for path := range p.failed {
+		p.sum.FailedPaths = append(p.sum.FailedPaths, path)
+	}
+	slices.SortFunc(p.sum.FailedPaths, engine.ComparePaths)
+	p.sum.Failed = len(p.sum.FailedPaths)
+	if err != nil {
+		return p.sum, c.classify(err)
+	}
+	if !p.sum.DryRun {
+		c.log.Info("pass done", p.sum.logAttrs()...)
+	}
+	return p.sum, nil
+}
+
+// classify wraps ErrUnavailable around an error that means the server could
+// not be reached.
+func (c *Client) classify(err error) error {
+	if transient(err) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// run scans, diffs and applies.
+func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) error {
+	c := p.c
+	local, scanErrs, err := c.scanLocal(scopes)
+	if err != nil {
+		return err
+	}
+	var protect []string
+	for _, se := range scanErrs {
+		if errors.Is(se.Err, engine.ErrUnsupportedType) || errors.Is(se.Err, engine.ErrInvalidPath) {
+			c.log.Warn("skipping item that cannot be mirrored", "path", se.Path, "err", se.Err)
+			continue
+		}
+		protect = append(protect, se.Path)
+		p.fail(se.Path, "scan", se.Err)
+	}
+	remote, err := c.fetchManifest(ctx, scopes)
+	if err != nil {
+		return err
+	}
+	plan := engine.Diff(local, remote)
+	plan.Delete = deletable(plan.Delete, protect)
+	if c.opts.DryRun {
+		p.sum.DryRun = true
+		p.sum.Plan = plan
+		return nil
+	}
+	if scopes == nil {
+		c.hashes.retain(local)
+	}
+	var sendBytes int64
+	for _, e := range local {
+		if e.Type == engine.TypeFile {
+			p.sum.Files++
+			p.sum.TotalBytes += e.Size
+		}
+	}
+	for _, fc := range plan.Send {
+		sendBytes += fc.Local.Size
+	}
+	p.sum.Unchanged = p.sum.Files - len(plan.Send)
+	if showProgress {
+		p.bar = newProgress(c.opts.Progress, len(plan.Send), sendBytes)
+	}
+	return p.execute(ctx, plan, c.scopeParents(scopes))
+}
+
+// scanLocal scans the whole tree (scopes nil) or the given scopes.
+func (c *Client) scanLocal(scopes []string) (engine.Manifest, []engine.ScanError, error) {
+	opts := c.scanOptions()
+	if scopes == nil {
+		m, errs, err := engine.Scan(c.opts.Dir, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("scan: %w", err)
+		}
+		return m, errs, nil
+	}
+	var (
+		all  engine.Manifest
+		errs []engine.ScanError
+	)
+	for _, s := range scopes {
+		m, se, err := engine.ScanPath(c.opts.Dir, s, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("scan: %w", err)
+		}
+		all = append(all, m...)
+		errs = append(errs, se...)
+	}
+	all.Sort()
+	return all, errs, nil
+}
+
+// deletable drops from dels the entries at or below a path the scan could
+// not read: the local side may well still have them.
+func deletable(dels []engine.Entry, protect []string) []engine.Entry {
+	if len(protect) == 0 {
+		return dels
+	}
+	return slices.DeleteFunc(dels, func(e engine.Entry) bool {
+		return slices.ContainsFunc(protect, func(p string) bool { return engine.IsWithin(e.Path, p) })
+	})
+}
+
+// scopeParents returns the local directories that contain the scopes of an
+// incremental pass: a change in a scope changed its parent's mtime, which
+// the scope's own diff does not cover. The root is not an entry and is
+// left out.
+func (c *Client) scopeParents(scopes []string) []engine.Entry {
+	rules := c.rules.Load()
+	seen := make(map[string]bool)
+	var out []engine.Entry
+	for _, s := range scopes {
+		dir := engine.ParentPath(s)
+		if dir == "" || seen[dir] || rules.match(dir, true) {
+			continue
+		}
+		seen[dir] = true
+		info, err := os.Lstat(c.abs(dir))
+		if err != nil || !info.IsDir() {
+			// Gone or replaced: the change to its own parent covers it.
+			continue
+		}
+		e, err := engine.EntryFromInfo(dir, info, "")
+		if err != nil {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// execute applies plan in the protocol's order, with one change: only the
+// deletions that make room for a new entry come first; the others wait
+// until the contents are in place, so that a file moved or renamed locally
+// is copied on the server from its old place (copy_content) before that
+// place is deleted. Then metadata, deepest first. extraMeta are more
+// directories whose metadata to set.
+func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine.Entry) error {
+	early, late := splitDeletes(plan)
+	if err := p.delete(ctx, early); err != nil {
+		return err
+	}
+	err := p.apply(ctx, "mkdir", plan.Mkdir,
+		func(e engine.Entry) *dirsyncv1.Change {
+			return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeDirectory{MakeDirectory: entryToProto(e)}}
+		},
+		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Directories++ })
+	if err != nil {
+		return err
+	}
+	fileMeta, err := p.sendFiles(ctx, plan.Send)
+	if err != nil {
+		return err
+	}
+	err = p.apply(ctx, "symlink", plan.Symlink,
+		func(e engine.Entry) *dirsyncv1.Change {
+			return &dirsyncv1.Change{Action: &dirsyncv1.Change_Symlink{Symlink: entryToProto(e)}}
+		},
+		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Symlinks++ })
+	if err != nil {
+		return err
+	}
+	if err := p.delete(ctx, late); err != nil {
+		return err
+	}
+	return p.apply(ctx, "set metadata", metaOrder(fileMeta, plan.SetMeta, extraMeta),
+		func(e engine.Entry) *dirsyncv1.Change {
+			return &dirsyncv1.Change{Action: &dirsyncv1.Change_SetMetadata{SetMetadata: entryToProto(e)}}
+		},
+		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Metadata++ })
+}
+
+// delete removes remote entries, in order.
+func (p *pass) delete(ctx context.Context, dels []engine.Entry) error {
+	return p.apply(ctx, "delete", dels,
+		func(e engine.Entry) *dirsyncv1.Change {
+			return &dirsyncv1.Change{Action: &dirsyncv1.Change_Delete{Delete: e.Path}}
+		},
+		func(e engine.Entry, _ *dirsyncv1.ChangeResult) {
+			p.sum.Deleted++
+			p.c.hashes.forget(e.Path)
+		})
+}
+
+// splitDeletes splits the plan's deletions into those that must come first,
+// because something the plan creates lies at or below the deleted path (a
+// type change), and those that can wait until the end of the pass. Both
+// keep the plan's order.
+func splitDeletes(plan engine.Plan) (early, late []engine.Entry) {
+	if len(plan.Delete) == 0 {
+		return nil, nil
+	}
+	// created holds every created path and all its ancestors: a deleted
+	// path is in the way exactly when it is one of them.
+	created := make(map[string]bool)
+	mark := func(path string) {
+		for ; path != "" && !created[path]; path = engine.ParentPath(path) {
+			created[path] = true
+		}
+	}
+	for _, e := range plan.Mkdir {
+		mark(e.Path)
+	}
+	for _, fc := range plan.Send {
+		mark(fc.Local.Path)
+	}
+	for _, e := range plan.Symlink {
+		mark(e.Path)
+	}
+	for _, d := range plan.Delete {
+		if created[d.Path] {
+			early = append(early, d)
+		} else {
+			late = append(late, d)
+		}
+	}
+	return early, late
+}
+
+// metaOrder merges lists of entries whose metadata to set into one list
+// without duplicate paths, deepest first, so that every entry comes before
+// its parent directory, whose mtime setting a child's metadata does not
+// disturb.
+func metaOrder(lists ...[]engine.Entry) []engine.Entry {
+	seen := make(map[string]bool)
+	var out []engine.Entry
+	for _, l := range lists {
+		for _, e := range l {
+			if !seen[e.Path] {
+				seen[e.Path] = true
+				out = append(out, e)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b engine.Entry) int {
+		return strings.Count(b.Path, "/") - strings.Count(a.Path, "/")
+	})
+	return out
+}
+
+// apply sends one change per entry, made by change, and calls ok for each
+// that succeeded; failures are recorded.
+func (p *pass) apply(ctx context.Context, op string, entries []engine.Entry,
+	change func(engine.Entry) *dirsyncv1.Change, ok func(engine.Entry, *dirsyncv1.ChangeResult)) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	changes := make([]*dirsyncv1.Change, len(entries))
+	for i, e := range entries {
+		changes[i] = change(e)
+	}
+	return p.c.applyChanges(ctx, changes, func(i int, r *dirsyncv1.ChangeResult) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if r.GetCode() != 0 {
+			p.failCodeLocked(entries[i].Path, op, r.GetCode(), r.GetMessage())
+			return
+		}
+		ok(entries[i], r)
+	})
+}
+
+// fail records that the item at path failed; it is retried next pass.
+func (p *pass) fail(path, op string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failLocked(path, op, err)
+}
+
+// failLocked is fail with p.mu held.
+func (p *pass) failLocked(path, op string, err error) {
+	p.failed[path] = true
+	if errors.Is(err, errChanged) {
+		p.c.log.Info("file changed during the pass; retrying next pass", "path", path, "op", op)
+		return
+	}
+	p.c.log.Warn("item failed; retrying next pass", "path", path, "op", op, "err", err)
+}
+
+// failCodeLocked records a failure the server reported, with p.mu held.
+func (p *pass) failCodeLocked(path, op string, code uint32, msg string) {
+	p.failed[path] = true
+	p.c.log.Warn("server refused change; retrying next pass", "path", path, "op", op, "code", code, "message", msg)
+}

@@ -1,0 +1,156 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// sendFile sends one file on the stream: a delta against the server's copy
+// when the job has a large enough remote file, literals otherwise. Problems
+// with the local file are reported for that file alone and sendFile
+// returns nil; an error means the stream (or the connection) is broken.
+func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
+	c := s.u.c
+	path := job.local.Path
+	f, err := openRegular(c.abs(path))
+	if err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return nil
+	}
+	defer f.Close()
+	if err := sameStat(f, job.local); err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return nil
+	}
+
+	header := &dirsyncv1.UploadHeader{Entry: entryToProto(job.local)}
+	var sig *engine.Signature
+	if job.remote != nil && job.remote.Size >= c.deltaThreshold {
+		sg, sha, err := c.fetchSignature(ctx, path, c.opts.BlockSize)
+		switch {
+		case err == nil:
+			sig = sg
+			header.Base = &dirsyncv1.DeltaBase{Sha256: sha, BlockSize: uint32(sg.BlockSize)}
+		case transient(err) || ctx.Err() != nil:
+			s.u.done(uploadResult{job: job, err: err})
+			return err
+		default:
+			c.log.Debug("no delta base, sending literals", "path", path, "err", err)
+		}
+	}
+
+	cost := min(job.local.Size, maxInflightBytes)
+	if err := s.acquire(ctx, cost); err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return err
+	}
+	fl := &inflight{job: job, cost: cost}
+	// acquire leaves room in fifo: it holds at most maxInflightFiles.
+	s.fifo <- fl
+
+	var sendErr error
+	pk := newPacker(header, maxMessageBytes, s.bidi.Send)
+	emit := func(op engine.Op) error {
+		if err := pk.add(op); err != nil {
+			sendErr = err
+			return err
+		}
+		return nil
+	}
+	h := sha256.New()
+	lr := &io.LimitedReader{R: f, N: job.local.Size}
+	r := io.TeeReader(lr, h)
+	if sig != nil {
+		_, err = engine.Delta(sig, r, emit)
+	} else {
+		err = sendLiterals(r, emit)
+	}
+	if sendErr != nil {
+		return sendErr
+	}
+	// Whatever went wrong locally, finish the file so the stream stays in
+	// step: the server checks the SHA-256 and refuses what does not match.
+	switch {
+	case err != nil:
+		s.setLocalErr(fl, fmt.Errorf("read %q: %w", path, err))
+	case lr.N != 0 || !bytes.Equal(h.Sum(nil), job.local.SHA256[:]):
+		s.setLocalErr(fl, fmt.Errorf("%q: %w", path, errChanged))
+	default:
+		if err := sameStat(f, job.local); err != nil {
+			s.setLocalErr(fl, err)
+		}
+	}
+	return pk.finish()
+}
+
+// sendLiterals reads r to its end and emits it as literal ops of at most
+// engine.MaxLiteralSize bytes. The ops' Data share one buffer.
+func sendLiterals(r io.Reader, emit func(engine.Op) error) error {
+	buf := make([]byte, engine.MaxLiteralSize)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if err := emit(engine.Op{Kind: engine.OpLiteral, Data: buf[:n]}); err != nil {
+				return err
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// abs returns the local file system path of the relative path rel.
+func (c *Client) abs(rel string) string {
+	return filepath.Join(c.opts.Dir, filepath.FromSlash(rel))
+}
+
+// openRegular opens a regular file for reading without following a symlink
+// in its place, nor blocking on a named pipe that replaced it.
+func openRegular(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+			// Removed, or replaced by a symlink, since the scan.
+			return nil, fmt.Errorf("open: %w: %w", errChanged, err)
+		}
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is no longer a regular file: %w", filepath.Base(name), errChanged)
+	}
+	return f, nil
+}
+
+// sameStat checks that the open file f still has the size and mtime of e.
+func sameStat(f *os.File, e engine.Entry) error {
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	if info.Size() != e.Size || info.ModTime().UnixNano() != e.MtimeNs {
+		return fmt.Errorf("%q: %w", e.Path, errChanged)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package client
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dirsync/dirsync/engine"
+)
+
+// Summary reports what one sync pass did.
+type Summary struct {
+	// Full is true for a pass over the whole tree, false for an
+	// incremental pass over the paths that changed.
+	Full bool
+	// DryRun is true when the pass only planned; Plan then holds the plan
+	// and the counts below are zero.
+	DryRun bool
+	// Plan is the plan of a dry run; it is empty otherwise.
+	Plan engine.Plan
+	// Files and TotalBytes count the regular files of the local tree (of
+	// the part the pass scanned) and their size.
+	Files      int
+	TotalBytes int64
+	// Sent counts files uploaded, Deduplicated files the server made from
+	// content it already held, Unchanged files whose content the server
+	// already had at their path.
+	Sent, Deduplicated, Unchanged int
+	// Deleted counts remote entries removed (with their subtrees),
+	// Directories those created, Symlinks those created or replaced,
+	// Metadata the entries whose mode and mtime were set.
+	Deleted, Directories, Symlinks, Metadata int
+	// Failed counts the items that failed; FailedPaths names them. They
+	// are retried on the next pass.
+	Failed      int
+	FailedPaths []string
+	// LiteralBytes crossed the network as file content; MatchedBytes were
+	// rebuilt by the server from blocks of its old copies; DedupBytes were
+	// copied from content it already held.
+	LiteralBytes, MatchedBytes, DedupBytes int64
+	// WireBytes counts the bytes read and written on the TCP connections
+	// to the server during the pass, compression and framing included.
+	WireBytes int64
+	// Duration is how long the pass took.
+	Duration time.Duration
+}
+
+// Speedup returns rsync's figure of merit: the size of the local files the
+// pass covered divided by the bytes on the wire; 0 when nothing crossed the
+// wire.
+func (s Summary) Speedup() float64 {
+	if s.WireBytes == 0 {
+		return 0
+	}
+	return float64(s.TotalBytes) / float64(s.WireBytes)
+}
+
+// String describes the pass on one line.
+func (s Summary) String() string {
+	if s.DryRun {
+		return "dry run: " + s.Plan.String()
+	}
+	return fmt.Sprintf("sent %d files (%s literal, %s matched), deduplicated %d (%s), deleted %d, unchanged %d, failed %d; "+
+		"%s on the wire for %s in %d files, speedup %.2f, %s",
+		s.Sent, formatBytes(s.LiteralBytes), formatBytes(s.MatchedBytes), s.Deduplicated, formatBytes(s.DedupBytes),
+		s.Deleted, s.Unchanged, s.Failed, formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
+		s.Speedup(), s.Duration.Round(time.Millisecond))
+}
+
+// logAttrs returns the summary as log attributes.
+func (s Summary) logAttrs() []any {
+	return []any{
+		slog.Bool("full", s.Full),
+		slog.Int("sent", s.Sent),
+		slog.Int("deduplicated", s.Deduplicated),
+		slog.Int("deleted", s.Deleted),
+		slog.Int("unchanged", s.Unchanged),
+		slog.Int("directories", s.Directories),
+		slog.Int("symlinks", s.Symlinks),
+		slog.Int("metadata", s.Metadata),
+		slog.Int("failed", s.Failed),
+		slog.Int64("literal_bytes", s.LiteralBytes),
+		slog.Int64("matched_bytes", s.MatchedBytes),
+		slog.Int64("dedup_bytes", s.DedupBytes),
+		slog.Int64("wire_bytes", s.WireBytes),
+		slog.Int64("total_bytes", s.TotalBytes),
+		slog.String("speedup", fmt.Sprintf("%.2f", s.Speedup())),
+		slog.Duration("duration", s.Duration),
+	}
+}
+
+// formatBytes renders n bytes with a binary unit, e.g. "1.5 MiB".
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

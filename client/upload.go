@@ -1,0 +1,312 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"connectrpc.com/connect"
+
+	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
+)
+
+// Bounds on what one Upload stream has sent but not yet seen answered, so
+// that memory and the work lost to a broken stream stay bounded. A single
+// file larger than maxInflightBytes is still sent, alone.
+const (
+	maxInflightFiles = 64
+	maxInflightBytes = 16 << 20
+)
+
+// defaultDeltaThreshold is the smallest server copy worth a delta: below it
+// the signature round trip costs more than sending the file outright. See
+// the measurements in the package's report.
+const defaultDeltaThreshold = 64 << 10
+
+// uploadJob is one file to upload.
+type uploadJob struct {
+	// local describes the file as it must end up, hashed: its Size,
+	// MtimeNs and SHA256 are those of the content that was hashed.
+	local engine.Entry
+	// remote is the server's regular file at the same path, the base of a
+	// delta, or nil.
+	remote *engine.Entry
+}
+
+// uploadResult is the outcome of one uploadJob.
+type uploadResult struct {
+	job *uploadJob
+	// resp is the server's answer, or nil when the file never got one.
+	resp *dirsyncv1.UploadResponse
+	// err says why the file got no answer, or why the local file could
+	// not be sent faithfully; nil when resp tells everything.
+	err error
+}
+
+// uploader sends files on Options.Concurrency parallel Upload streams, each
+// carrying many files back to back.
+type uploader struct {
+	c *Client
+	// done receives the outcome of each file. It is called from the
+	// streams' goroutines, concurrently, and must not block for long.
+	done func(uploadResult)
+}
+
+// run uploads jobs and reports each through u.done. It returns an error only
+// when the pass must stop: the server became unreachable or ctx ended. Files
+// not yet answered then get no outcome.
+func (u *uploader) run(ctx context.Context, jobs []*uploadJob) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan *uploadJob)
+	n := min(u.c.opts.Concurrency, len(jobs))
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if errs[i] = u.worker(ctx, ch); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+feed:
+	for _, j := range jobs {
+		select {
+		case ch <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// worker takes jobs and sends them on one stream, opening another one if
+// the stream fails for a reason that is not the connection's.
+func (u *uploader) worker(ctx context.Context, jobs <-chan *uploadJob) error {
+	var s *upStream
+	for {
+		var job *uploadJob
+		var ok bool
+		select {
+		case <-ctx.Done():
+			if s != nil {
+				s.close()
+			}
+			return ctx.Err()
+		case job, ok = <-jobs:
+		}
+		if !ok {
+			if s == nil {
+				return nil
+			}
+			return u.settle(ctx, s.close(), nil)
+		}
+		if s == nil {
+			s = u.open(ctx)
+		}
+		if err := s.sendFile(ctx, job); err != nil {
+			serr := s.close()
+			s = nil
+			if err := u.settle(ctx, serr, err); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// settle decides what a stream's end means for the pass: streamErr is the
+// error the stream ended with, sendErr the one sending met, if any. It
+// returns an error when the pass must stop, and logs other failures, whose
+// files have already been reported.
+func (u *uploader) settle(ctx context.Context, streamErr, sendErr error) error {
+	err := streamErr
+	if err == nil {
+		err = sendErr
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if transient(streamErr) || transient(sendErr) {
+		return fmt.Errorf("upload: %w", err)
+	}
+	u.c.log.Warn("upload stream failed; its unanswered files are retried next pass", "err", err)
+	return nil
+}
+
+// open starts an Upload stream and its reader goroutine.
+func (u *uploader) open(ctx context.Context) *upStream {
+	sctx, cancel := context.WithCancel(ctx)
+	s := &upStream{
+		u:          u,
+		bidi:       u.c.rpc.Upload(sctx),
+		cancel:     cancel,
+		fifo:       make(chan *inflight, maxInflightFiles),
+		dead:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+		wake:       make(chan struct{}),
+	}
+	go s.read()
+	return s
+}
+
+// upStream is one Upload stream. The worker goroutine sends files on it;
+// the reader goroutine matches the server's answers to them in order.
+type upStream struct {
+	u      *uploader
+	bidi   *connect.BidiStreamForClient[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse]
+	cancel context.CancelFunc
+	// fifo holds the files sent and not yet answered, oldest first. The
+	// worker pushes a file before its first message and closes fifo when
+	// it is done with the stream; the reader pops.
+	fifo chan *inflight
+	// dead is closed by the reader once the stream has ended; readErr,
+	// set before, is why (nil for a clean end).
+	dead    chan struct{}
+	readErr error
+	// readerDone is closed when the reader has reported every file.
+	readerDone chan struct{}
+
+	// mu guards the in-flight budget and the localErr of inflight files.
+	mu    sync.Mutex
+	files int
+	bytes int64
+	// wake is closed and replaced whenever the budget is released.
+	wake chan struct{}
+}
+
+// inflight is a file sent on a stream and not yet answered.
+type inflight struct {
+	job  *uploadJob
+	cost int64
+	// localErr, guarded by upStream.mu, records that what was sent is not
+	// the file as hashed: it changed or could not be read.
+	localErr error
+}
+
+// acquire waits until the stream may take one more file costing cost bytes.
+func (s *upStream) acquire(ctx context.Context, cost int64) error {
+	for {
+		s.mu.Lock()
+		if s.files == 0 || (s.files < maxInflightFiles && s.bytes+cost <= maxInflightBytes) {
+			s.files++
+			s.bytes += cost
+			s.mu.Unlock()
+			return nil
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-s.dead:
+			if s.readErr != nil {
+				return s.readErr
+			}
+			return errors.New("upload stream ended")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// release returns a file's share of the budget.
+func (s *upStream) release(cost int64) {
+	s.mu.Lock()
+	s.files--
+	s.bytes -= cost
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// setLocalErr records that f was not sent faithfully.
+func (s *upStream) setLocalErr(f *inflight, err error) {
+	s.mu.Lock()
+	f.localErr = err
+	s.mu.Unlock()
+}
+
+// report hands the outcome of f to the uploader.
+func (s *upStream) report(f *inflight, resp *dirsyncv1.UploadResponse, err error) {
+	s.mu.Lock()
+	local := f.localErr
+	s.mu.Unlock()
+	s.release(f.cost)
+	// A file the server accepted is the content that was hashed: the
+	// server checked its SHA-256. If it changed since, its new mtime
+	// makes the next pass send it again.
+	if local != nil && (resp == nil || resp.GetCode() != 0) {
+		err = local
+	}
+	s.u.done(uploadResult{job: f.job, resp: resp, err: err})
+}
+
+// read receives the server's answers until the stream ends, then reports
+// every file still unanswered as failed.
+func (s *upStream) read() {
+	defer close(s.readerDone)
+	var err error
+	for {
+		resp, rerr := s.bidi.Receive()
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				err = rerr
+			}
+			break
+		}
+		var f *inflight
+		select {
+		case f = <-s.fifo:
+		default:
+		}
+		if f == nil {
+			err = fmt.Errorf("upload: answer for %q with no file pending", resp.GetPath())
+			break
+		}
+		if resp.GetPath() != f.job.local.Path {
+			err = fmt.Errorf("upload: answer for %q, expected %q", resp.GetPath(), f.job.local.Path)
+			s.report(f, nil, err)
+			break
+		}
+		s.report(f, resp, nil)
+	}
+	s.readErr = err
+	close(s.dead)
+	// Unblock the worker if it is still sending.
+	s.cancel()
+	cause := err
+	if cause == nil {
+		cause = errors.New("upload stream ended before the file was answered")
+	}
+	for f := range s.fifo {
+		s.report(f, nil, cause)
+	}
+}
+
+// close ends the stream and waits until every file sent on it has been
+// reported. It returns the error the stream ended with, if any.
+func (s *upStream) close() error {
+	_ = s.bidi.CloseRequest()
+	close(s.fifo)
+	<-s.readerDone
+	_ = s.bidi.CloseResponse()
+	s.cancel()
+	return s.readErr
+}

@@ -1,0 +1,90 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitMirror polls until the fake server mirrors dir, failing the test
+// after a generous deadline.
+func waitMirror(t *testing.T, f *fakeServer, dir, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		problems := f.mirrorProblems(t, dir)
+		if len(problems) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no mirror after 30s:\n%s", what, strings.Join(problems, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestWatchFollowsChanges(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a/one.txt", []byte("one"))
+	writeFile(t, dir, "b/two.txt", []byte("two"))
+	f := newFakeServer()
+	c := f.serve(t, dir, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Watch(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Watch: %v", err)
+		}
+	}()
+	waitMirror(t, f, dir, "initial pass")
+
+	// A new directory tree, made faster than a watch can land on it.
+	writeFile(t, dir, "new/deep/er/f.txt", []byte("deep"))
+	// An editor-style save: write a temporary file, rename it over.
+	writeFile(t, dir, "a/.one.txt.swp", []byte("one, edited"))
+	if err := os.Rename(filepath.Join(dir, "a/.one.txt.swp"), filepath.Join(dir, "a/one.txt")); err != nil {
+		t.Fatal(err)
+	}
+	// A removal and a mode change.
+	if err := os.RemoveAll(filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a/one.txt", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	waitMirror(t, f, dir, "small changes")
+
+	// A burst, like a checkout: many files in many directories.
+	for i := range 500 {
+		writeFile(t, dir, fmt.Sprintf("burst/d%d/f%d", i%20, i), []byte(fmt.Sprint(i)))
+	}
+	// A directory moved away and its content edited at the new place.
+	if err := os.Rename(filepath.Join(dir, "new"), filepath.Join(dir, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "moved/deep/er/f.txt", []byte("edited after the move"))
+	waitMirror(t, f, dir, "burst and move")
+
+	// The ignore file changes: the newly ignored tree leaves the mirror.
+	writeFile(t, dir, IgnoreFile, []byte("burst/\n"))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f.mu.Lock()
+		_, still := f.nodes["burst"]
+		_, ignoreFile := f.nodes[IgnoreFile]
+		f.mu.Unlock()
+		if !still && ignoreFile {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ignored directory still on the server after 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

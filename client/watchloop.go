@@ -1,0 +1,115 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// pollInterval is how often watch mode runs a full pass when it cannot
+// watch the tree (the inotify watch limit was hit).
+const pollInterval = 10 * time.Second
+
+// fullEvery turns every fullEvery-th retry of failed items into a full
+// pass, in case what blocks them lies outside their scopes (a parent
+// directory missing on the server, say).
+const fullEvery = 4
+
+// passFunc runs one pass over scopes (nil for the whole tree); progress
+// asks for a progress bar.
+type passFunc func(ctx context.Context, scopes []string, progress bool) (Summary, error)
+
+// watchLoop runs passes as the coalescer asks for them, one at a time, and
+// retries what fails.
+type watchLoop struct {
+	co   *coalescer
+	pass passFunc
+	log  *slog.Logger
+	// poll is closed when the tree can no longer be watched; the loop
+	// then runs a full pass every pollEvery.
+	poll      <-chan struct{}
+	pollEvery time.Duration
+	// connBackoff paces retries after a pass that could not finish
+	// (server unreachable); failBackoff paces retries of failed items.
+	connBackoff, failBackoff *backoff
+}
+
+// run starts with a full pass and then runs passes until ctx ends. It never
+// gives up on errors: a pass that could not finish is retried, in full,
+// with exponential backoff. It returns nil once ctx ends.
+func (l *watchLoop) run(ctx context.Context) error {
+	var (
+		pollTick   <-chan time.Time
+		retryTimer *time.Timer
+		first      = true
+		failing    int
+	)
+	defer func() {
+		if retryTimer != nil {
+			retryTimer.Stop()
+		}
+	}()
+	poll := l.poll
+	l.co.addFull()
+	l.co.flush()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.co.ready:
+		case <-poll:
+			poll = nil
+			t := time.NewTicker(l.pollEvery)
+			defer t.Stop()
+			pollTick = t.C
+			l.co.addFull()
+		case <-pollTick:
+			l.co.addFull()
+		}
+		paths, full := l.co.take()
+		if !full && len(paths) == 0 {
+			continue
+		}
+		var scopes []string
+		if !full {
+			scopes = reduceScopes(paths)
+			if slices.Contains(scopes, "") {
+				scopes = nil
+			}
+		}
+		sum, err := l.pass(ctx, scopes, first)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			d := l.connBackoff.next()
+			l.log.Warn("pass did not finish; retrying with a full pass", "retry_in", d, "err", err)
+			if sleep(ctx, d) != nil {
+				return nil
+			}
+			l.co.addFull()
+			l.co.flush()
+			continue
+		}
+		first = false
+		l.connBackoff.reset()
+		if sum.Failed == 0 {
+			failing = 0
+			l.failBackoff.reset()
+			continue
+		}
+		failing++
+		if failing%fullEvery == 0 {
+			l.co.requeueFull()
+		} else {
+			l.co.requeue(sum.FailedPaths)
+		}
+		d := l.failBackoff.next()
+		l.log.Info("retrying failed items", "items", sum.Failed, "retry_in", d)
+		if retryTimer != nil {
+			retryTimer.Stop()
+		}
+		retryTimer = time.AfterFunc(d, l.co.flush)
+	}
+}
