@@ -18,11 +18,9 @@ help: ## Show this help.
 .PHONY: demo
 demo: build ## Run a server on ./dirsync_to and a client watching ./dirsync_from (Ctrl-C stops both).
 	@mkdir -p dirsync_from dirsync_to
-	@trap 'kill 0' EXIT INT TERM; \
-	./bin/dirsync-server --root dirsync_to & \
-	sleep 0.5; \
-	./bin/dirsync-client --dir dirsync_from & \
-	wait
+	@./bin/dirsync-server --root dirsync_to & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server' EXIT; \
+	./bin/dirsync-client --dir dirsync_from
 
 .PHONY: generate
 generate: ## Regenerate gen/ from proto/ with buf and the pinned local plugins.

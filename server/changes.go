@@ -72,11 +72,16 @@ func (s *Server) applyChange(ctx context.Context, ch *dirsyncv1.Change) *dirsync
 	}
 	res := &dirsyncv1.ChangeResult{Path: rel, SavedBytes: saved}
 	res.Code, res.Message = s.resultCode(op, rel, err)
-	if err != nil {
+	switch {
+	case err != nil && connect.Code(res.Code) == connect.CodeNotFound && op == "copy content":
+		// A miss is the normal answer for new content: the client uploads it.
+		res.SavedBytes = 0
+		s.log.Debug("content not held", "path", rel)
+	case err != nil:
 		res.SavedBytes = 0
 		s.stats.failures.Add(1)
 		s.log.Info("change failed", "op", op, "path", rel, "code", connect.Code(res.Code).String(), "message", res.Message)
-	} else {
+	default:
 		s.log.Debug("change applied", "op", op, "path", rel)
 	}
 	return res

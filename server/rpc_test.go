@@ -197,7 +197,7 @@ func testStatus(t *testing.T, p protocol) {
 	req, _ := deltaUpload(t, fileEntry("b", edited, 0o644, time.Now()), data, edited, 512)
 	env.uploadOne(t, req)
 	env.applyChanges(t, copyChange(fileEntry("c", []byte("hello"), 0o644, time.Now())), symlinkChange("l", "b"), deleteChange("d"),
-		copyChange(fileEntry("x", []byte("none"), 0o644, time.Now())))
+		copyChange(fileEntry("x", []byte("none"), 0o644, time.Now())), deleteChange("../outside"))
 
 	after := env.status(t)
 	checks := []struct {
@@ -214,6 +214,7 @@ func testStatus(t *testing.T, p protocol) {
 		{"literal_bytes", after.GetLiteralBytes(), 2048 + 512},
 		{"delta_saved_bytes", after.GetDeltaSavedBytes(), 2048 - 512},
 		{"dedup_saved_bytes", after.GetDedupSavedBytes(), 5},
+		// A copy_content miss is a normal answer, not a failure; the bad path is.
 		{"failures", after.GetFailures(), 1},
 	}
 	for _, c := range checks {
