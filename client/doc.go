@@ -16,9 +16,8 @@
 // with exponential backoff when the server goes away.
 //
 // Paths matched by the ignore rules (Options.Excludes and a .dirsyncignore
-// file at the root, both in gitignore syntax) are neither scanned nor
-// watched; they are absent from the mirror, so a copy the server still
-// holds is deleted.
+// file at the root, both in gitignore syntax) are neither scanned, watched
+// nor deleted: the server's copies under them are left alone.
 //
 // Trust boundary: everything the server sends (manifests, signatures,
 // results) is validated before use; the server never names a local path

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	gitignore "github.com/sabhiram/go-gitignore"
+
+	"github.com/dirsync/dirsync/engine"
 )
 
 // IgnoreFile is the name of the ignore file read from the root of the
@@ -81,4 +83,29 @@ func readIgnoreFile(root string) (string, error) {
 		return "", fmt.Errorf("read ignore file: %w", err)
 	}
 	return string(b), nil
+}
+
+// filter returns m without the entries that r ignores, nor anything under
+// an ignored directory. Applied to the server's manifest, it keeps a pass
+// from deleting ignored paths on the server, as rsync protects excluded
+// files: an ignore rule means "leave alone", on both sides.
+func (r *ignoreRules) filter(m engine.Manifest) engine.Manifest {
+	if r == nil || r.gi == nil {
+		return m
+	}
+	out := make(engine.Manifest, 0, len(m))
+	var ignoredDir string
+	for _, e := range m {
+		if ignoredDir != "" && engine.IsWithin(e.Path, ignoredDir) {
+			continue
+		}
+		if r.match(e.Path, e.Type == engine.TypeDir) {
+			if e.Type == engine.TypeDir {
+				ignoredDir = e.Path
+			}
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -1,6 +1,11 @@
 package client
 
-import "testing"
+import (
+	"slices"
+	"testing"
+
+	"github.com/dirsync/dirsync/engine"
+)
 
 func TestIgnoreRulesMatch(t *testing.T) {
 	rules := newIgnoreRules("# comment\n*.log\nbuild/\n/root-only\n!keep.log\ndocs/**/*.tmp\n", []string{"node_modules", "*.swp"})
@@ -38,5 +43,36 @@ func TestIgnoreRulesEmpty(t *testing.T) {
 		if r.match("anything", false) || r.match("dir", true) {
 			t.Errorf("empty rules %+v match something", r)
 		}
+	}
+}
+
+func TestIgnoreRulesFilter(t *testing.T) {
+	rules := newIgnoreRules("*.log\nbuild/\n", []string{"tmp"})
+	remote := engine.Manifest{
+		{Path: "a.txt", Type: engine.TypeFile},
+		{Path: "build", Type: engine.TypeDir},
+		{Path: "build/out", Type: engine.TypeFile},
+		{Path: "build/sub", Type: engine.TypeDir},
+		{Path: "build/sub/x", Type: engine.TypeFile},
+		{Path: "build.txt", Type: engine.TypeFile},
+		{Path: "src", Type: engine.TypeDir},
+		{Path: "src/app.log", Type: engine.TypeFile},
+		{Path: "src/build", Type: engine.TypeFile},
+		{Path: "src/main.go", Type: engine.TypeFile},
+		{Path: "tmp", Type: engine.TypeDir},
+		{Path: "tmp/t", Type: engine.TypeFile},
+	}
+	var got []string
+	for _, e := range rules.filter(remote) {
+		got = append(got, e.Path)
+	}
+	// "build/" matches directories only, so the file src/build stays.
+	want := []string{"a.txt", "build.txt", "src", "src/build", "src/main.go"}
+	if !slices.Equal(got, want) {
+		t.Errorf("filter = %q, want %q", got, want)
+	}
+	var none *ignoreRules
+	if n := len(none.filter(remote)); n != len(remote) {
+		t.Errorf("nil rules filter kept %d of %d entries", n, len(remote))
 	}
 }

@@ -81,7 +81,7 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 	if err != nil {
 		return err
 	}
-	plan := engine.Diff(local, remote)
+	plan := engine.Diff(local, c.rules.Load().filter(remote))
 	plan.Delete = deletable(plan.Delete, protect)
 	if c.opts.DryRun {
 		p.sum.DryRun = true

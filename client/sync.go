@@ -48,7 +48,7 @@ func (c *Client) Verify(ctx context.Context) (engine.Plan, error) {
 	if err != nil {
 		return engine.Plan{}, c.classify(err)
 	}
-	return engine.Diff(local, remote), nil
+	return engine.Diff(local, c.rules.Load().filter(remote)), nil
 }
 
 // WritePlan writes plan to w, one entry per line with an action word:

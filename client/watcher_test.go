@@ -71,20 +71,30 @@ func TestWatchFollowsChanges(t *testing.T) {
 	writeFile(t, dir, "moved/deep/er/f.txt", []byte("edited after the move"))
 	waitMirror(t, f, dir, "burst and move")
 
-	// The ignore file changes: the newly ignored tree leaves the mirror.
+	// The ignore file changes: the newly ignored tree is left alone on the
+	// server, and new files under it are not sent.
 	writeFile(t, dir, IgnoreFile, []byte("burst/\n"))
+	writeFile(t, dir, "burst/late.txt", []byte("ignored"))
+	writeFile(t, dir, "after-ignore.txt", []byte("not ignored"))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		f.mu.Lock()
-		_, still := f.nodes["burst"]
+		_, arrived := f.nodes["after-ignore.txt"]
 		_, ignoreFile := f.nodes[IgnoreFile]
 		f.mu.Unlock()
-		if !still && ignoreFile {
+		if arrived && ignoreFile {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("ignored directory still on the server after 30s")
+			t.Fatal("changes after the ignore file changed did not reach the server in 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	f.mu.Lock()
+	_, kept := f.nodes["burst"]
+	_, late := f.nodes["burst/late.txt"]
+	f.mu.Unlock()
+	if !kept || late {
+		t.Errorf("ignored tree: kept on server %v (want true), new file sent %v (want false)", kept, late)
 	}
 }

@@ -60,8 +60,9 @@ Examples:
 Ignoring files:
   A .dirsyncignore file at the root of the directory holds patterns in
   gitignore syntax (*.o, build/, !keep.log, /only-at-root); -exclude adds
-  more. Ignored paths are neither sent nor watched, and a copy the server
-  still holds is deleted. The file is re-read when it changes.
+  more. Ignored paths are neither sent, watched nor deleted: what the
+  server holds under them is left alone, as rsync does with excluded
+  files. The file is re-read when it changes.
 
 Exit codes:
   0  the server holds a mirror (-once), the plan was printed (-dry-run), or
