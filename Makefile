@@ -61,6 +61,18 @@ test: tools ## Run every test with the race detector.
 bench: ## Run the Go benchmarks (BENCHTIME=1x by default).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
+.PHONY: bench-deps
+bench-deps: ## Install rsync (Debian apt) for the end-to-end benchmark when missing.
+	@command -v rsync >/dev/null || { apt-get update && apt-get install -y rsync; }
+
+.PHONY: bench-e2e
+bench-e2e: bench-deps ## Benchmark dirsync against rsync end to end into bench-out/ (~15 min).
+	$(GO) run ./client/bench -out bench-out
+
+.PHONY: bench-e2e-quick
+bench-e2e-quick: bench-deps ## The end-to-end benchmark on scaled-down datasets, for CI (<2 min).
+	$(GO) run ./client/bench -out bench-out -quick
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each.
 	@set -e; for pkg in $$($(GO) list ./...); do \

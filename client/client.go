@@ -1,8 +1,10 @@
 package client
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 
 	"connectrpc.com/connect"
@@ -48,11 +50,26 @@ func New(opts Options) (*Client, error) {
 		hashes:         newHashCache(),
 		deltaThreshold: defaultDeltaThreshold,
 	}
-	c.http = newHTTPClient(&c.wire)
+	u, err := url.Parse(opts.ServerURL) // checked by withDefaults
+	if err != nil {
+		return nil, fmt.Errorf("%w: server url: %w", ErrInvalidOptions, err)
+	}
+	if u.Scheme == "https" {
+		c.http = newTLSClient(&c.wire, opts.TLSConfig)
+	} else {
+		c.http = newHTTPClient(&c.wire)
+	}
 	clientOpts := append([]connect.ClientOption{
 		connect.WithGRPC(),
 		connect.WithReadMaxBytes(maxReceiveBytes),
 	}, compressionOptions(opts.Compression)...)
+	if opts.Token != "" {
+		clientOpts = append(clientOpts, connect.WithInterceptors(bearer(opts.Token)))
+		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			c.log.Warn("sending the token over cleartext h2c: anyone on the network can read it; use an https:// server URL",
+				"server", opts.ServerURL)
+		}
+	}
 	c.rpc = dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL, clientOpts...)
 	if _, err := c.reloadIgnore(); err != nil {
 		return nil, err

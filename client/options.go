@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dirsync/dirsync/engine"
 )
@@ -37,9 +39,17 @@ type Options struct {
 	// Dir is the local directory to mirror. It must exist; New makes it
 	// absolute.
 	Dir string
-	// ServerURL is the server's base URL, e.g. "http://127.0.0.1:8080".
-	// Only http is supported: the client speaks cleartext HTTP/2.
+	// ServerURL is the server's base URL: "http://host:port" for
+	// cleartext HTTP/2 (h2c), "https://host:port" for HTTP/2 over TLS.
 	ServerURL string
+	// Token, when not empty, is sent as a bearer token on every RPC. It
+	// is never logged. Over http:// to a host other than loopback it
+	// travels in clear, and New logs a warning saying so.
+	Token string
+	// TLSConfig configures TLS for an https ServerURL: RootCAs to trust a
+	// private CA, Certificates for mutual TLS. nil means the system's
+	// roots and no client certificate. It is ignored for http.
+	TLSConfig *tls.Config
 	// BlockSize is the delta block size to ask the server for; 0 lets the
 	// server choose one per file (about the square root of its size).
 	// Otherwise it must lie in [engine.MinBlockSize, engine.MaxBlockSize].
@@ -87,8 +97,12 @@ func (o Options) withDefaults() (Options, error) {
 	if err != nil {
 		return o, fmt.Errorf("%w: server url: %w", ErrInvalidOptions, err)
 	}
-	if u.Scheme != "http" || u.Host == "" {
-		return o, fmt.Errorf("%w: server url %q: want http://host:port (cleartext HTTP/2)", ErrInvalidOptions, o.ServerURL)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return o, fmt.Errorf("%w: server url %q: want http://host:port (cleartext HTTP/2) or https://host:port (TLS)",
+			ErrInvalidOptions, o.ServerURL)
+	}
+	if strings.ContainsAny(o.Token, " \t\r\n") {
+		return o, fmt.Errorf("%w: token contains white space", ErrInvalidOptions)
 	}
 	if o.BlockSize != 0 && (o.BlockSize < engine.MinBlockSize || o.BlockSize > engine.MaxBlockSize) {
 		return o, fmt.Errorf("%w: block size %d: want 0 (adaptive) or %d to %d",

@@ -52,9 +52,13 @@ func (c *Client) runPass(ctx context.Context, scopes []string, showProgress bool
 	return p.sum, nil
 }
 
-// classify wraps ErrUnavailable around an error that means the server could
-// not be reached.
+// classify wraps ErrAuth around an error that means the server refused the
+// client's credentials (or TLS failed on a certificate), and ErrUnavailable
+// around one that means the server could not be reached.
 func (c *Client) classify(err error) error {
+	if authFailed(err) && !errors.Is(err, ErrAuth) {
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	}
 	if transient(err) && !errors.Is(err, ErrUnavailable) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -32,6 +33,36 @@ func newHTTPClient(wire *atomic.Int64) *http.Client {
 				return nil, err
 			}
 			return &countingConn{Conn: conn, n: wire}, nil
+		},
+		ReadIdleTimeout: readIdleTimeout,
+		PingTimeout:     pingTimeout,
+	}}
+}
+
+// newTLSClient returns an HTTP client that speaks HTTP/2 over TLS (h2,
+// negotiated by ALPN) with config (nil: the system's roots), and adds
+// every byte read from or written to the TCP connections under TLS to
+// wire, so the count includes the TLS overhead, as a wire count should.
+func newTLSClient(wire *atomic.Int64, config *tls.Config) *http.Client {
+	return &http.Client{Transport: &http2.Transport{
+		TLSClientConfig: config,
+		// cfg is TLSClientConfig completed by the transport with the
+		// server name and the h2 ALPN protocol.
+		DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
+			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			tc := tls.Client(&countingConn{Conn: conn, n: wire}, cfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+			}
+			if p := tc.ConnectionState().NegotiatedProtocol; p != http2.NextProtoTLS {
+				tc.Close()
+				return nil, fmt.Errorf("TLS handshake with %s: server offers %q, not HTTP/2 (h2)", addr, p)
+			}
+			return tc, nil
 		},
 		ReadIdleTimeout: readIdleTimeout,
 		PingTimeout:     pingTimeout,

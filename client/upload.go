@@ -144,7 +144,7 @@ func (u *uploader) settle(ctx context.Context, streamErr, sendErr error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if transient(streamErr) || transient(sendErr) {
+	if transient(streamErr) || transient(sendErr) || authFailed(streamErr) || authFailed(sendErr) {
 		return fmt.Errorf("upload: %w", err)
 	}
 	u.c.log.Warn("upload stream failed; its unanswered files are retried next pass", "err", err)

@@ -18,12 +18,13 @@ import (
 // Watch keeps the server a mirror of the directory until ctx ends: a full
 // pass first (with a progress bar if Options.Progress is set), then an
 // incremental pass over the paths that changed each time file system
-// events pause. It never gives up: failed items are retried with backoff,
-// and when the server cannot be reached, passes are retried with backoff
-// and the first one after it is back is a full pass. If the tree cannot be
-// watched (the inotify watch limit, say) it falls back to a full pass every
-// 10 seconds. Watch returns nil when ctx ends, and an error only if it
-// cannot start.
+// events pause. Failed items are retried with backoff, and when the server
+// cannot be reached, passes are retried with backoff and the first one
+// after it is back is a full pass. If the tree cannot be watched (the
+// inotify watch limit, say) it falls back to a full pass every 10 seconds.
+// Watch returns nil when ctx ends, and an error if it cannot start or if
+// the server refuses the client's credentials (the error then wraps
+// [ErrAuth]): retrying a refused token would never end.
 func (c *Client) Watch(ctx context.Context) error {
 	co := newCoalescer(coalesceWindow, maxPendingPaths)
 	defer co.stop()

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"time"
@@ -35,9 +36,10 @@ type watchLoop struct {
 	connBackoff, failBackoff *backoff
 }
 
-// run starts with a full pass and then runs passes until ctx ends. It never
-// gives up on errors: a pass that could not finish is retried, in full,
-// with exponential backoff. It returns nil once ctx ends.
+// run starts with a full pass and then runs passes until ctx ends. A pass
+// that could not finish is retried, in full, with exponential backoff,
+// except one the server refused (an error wrapping [ErrAuth]): run returns
+// that error. It returns nil once ctx ends.
 func (l *watchLoop) run(ctx context.Context) error {
 	var (
 		pollTick   <-chan time.Time
@@ -81,6 +83,10 @@ func (l *watchLoop) run(ctx context.Context) error {
 		sum, err := l.pass(ctx, scopes, first)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, ErrAuth) {
+			// A refused token stays refused: stop rather than retry forever.
+			return err
 		}
 		if err != nil {
 			d := l.connBackoff.next()

@@ -17,8 +17,14 @@ const compressMinBytes = 1 << 10
 
 // newHandler builds the mux behind [Server.Handler].
 func (s *Server) newHandler() http.Handler {
-	opts := []connect.HandlerOption{
-		connect.WithReadMaxBytes(s.maxMsgBytes),
+	return newMux(s, s.maxMsgBytes)
+}
+
+// newMux serves svc with the given handler options added, together with
+// gRPC reflection and health checking, which need no credentials.
+func newMux(svc dirsyncv1connect.SyncServiceHandler, maxMsgBytes int, extra ...connect.HandlerOption) http.Handler {
+	opts := append([]connect.HandlerOption{
+		connect.WithReadMaxBytes(maxMsgBytes),
 		connect.WithCompressMinBytes(compressMinBytes),
 		connect.WithCompression(engine.CompressionGzip,
 			func() connect.Decompressor { return engine.NewGzipReader() },
@@ -26,9 +32,9 @@ func (s *Server) newHandler() http.Handler {
 		connect.WithCompression(engine.CompressionZstd,
 			func() connect.Decompressor { return engine.NewZstdReader() },
 			func() connect.Compressor { return engine.NewZstdWriter() }),
-	}
+	}, extra...)
 	mux := http.NewServeMux()
-	mux.Handle(dirsyncv1connect.NewSyncServiceHandler(s, opts...))
+	mux.Handle(dirsyncv1connect.NewSyncServiceHandler(svc, opts...))
 
 	reflector := grpcreflect.NewStaticReflector(dirsyncv1connect.SyncServiceName, grpchealth.HealthV1ServiceName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

@@ -237,7 +237,13 @@ func TestHealthAndReflection(t *testing.T) {
 	hs.EnableHTTP2 = true
 	hs.StartTLS()
 	defer hs.Close()
+	assertHealthAndReflection(t, hs)
+}
 
+// assertHealthAndReflection checks that hs answers health checks and
+// reflection requests, sent without credentials.
+func assertHealthAndReflection(t *testing.T, hs *httptest.Server) {
+	t.Helper()
 	for _, service := range []string{"", dirsyncv1connect.SyncServiceName} {
 		body := fmt.Sprintf(`{"service":%q}`, service)
 		resp, err := hs.Client().Post(hs.URL+"/grpc.health.v1.Health/Check", "application/json", strings.NewReader(body))

@@ -26,6 +26,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by the Status RPC.
 	Version string
+	// Name, when set, is what the Status RPC reports as the root instead
+	// of the directory given to New: a tenant's name, so that clients
+	// never learn a server path.
+	Name string
 	// MaxMessageBytes is the largest request message, in bytes after
 	// decompression, that the server reads; 0 means
 	// [DefaultMaxMessageBytes].
@@ -42,7 +46,7 @@ type Options struct {
 // change the same path are serialised.
 type Server struct {
 	root        *os.Root
-	rootName    string // as given to New, reported by Status
+	rootName    string // Options.Name or the root as given to New, reported by Status
 	rootPath    string // absolute, for the engine's scans
 	version     string
 	startedAt   time.Time
@@ -85,6 +89,9 @@ func New(root string, opts Options) (*Server, error) {
 		hashWorkers: opts.HashWorkers,
 		index:       newContentIndex(),
 		locks:       newPathLocks(),
+	}
+	if opts.Name != "" {
+		s.rootName = opts.Name
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

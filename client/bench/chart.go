@@ -11,7 +11,7 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// writeChart draws ratios.svg into dir: per scenario, dirsync's median
+// writeChart draws ratios.svg and ratios.png into dir: per scenario, dirsync's median
 // wall time and wire bytes as a multiple of rsync's, with a line at 1.
 func writeChart(dir string, results []scenarioResult) error {
 	p := plot.New()
@@ -50,8 +50,10 @@ func writeChart(dir string, results []scenarioResult) error {
 	p.Legend.Top = true
 	p.NominalX(names...)
 	p.Y.Min, p.Y.Max = 0, top*1.15
-	if err := p.Save(8*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, "ratios.svg")); err != nil {
-		return fmt.Errorf("save ratios.svg: %w", err)
+	for _, name := range []string{"ratios.svg", "ratios.png"} {
+		if err := p.Save(8*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("save %s: %w", name, err)
+		}
 	}
 	return nil
 }

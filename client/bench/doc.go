@@ -19,8 +19,8 @@
 //
 // The live-latency part (W1) measures only dirsync, in watch mode.
 //
-// Results go to the -out directory as results.md, results.json and
-// ratios.svg. A failed verification is logged as an error, marked in
+// Results go to the -out directory as results.md, results.json, ratios.svg
+// and ratios.png. A failed verification is logged as an error, marked in
 // results.md, and makes the command exit with status 1.
 //
 // The harness is a development tool. It trusts its own work directory, and it

@@ -24,7 +24,7 @@ func main() {
 // failed or the harness could not finish, 2 for bad flags.
 func run() int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	out := fs.String("out", "bench-out", "directory for results.md, results.json and ratios.svg")
+	out := fs.String("out", "bench-out", "directory for results.md, results.json, ratios.svg and ratios.png")
 	work := fs.String("work", "", "work directory for datasets and trees (default: a new temp dir under /tmp, deleted at the end)")
 	quick := fs.Bool("quick", false, "scaled-down datasets and one run each, for CI")
 	runs := fs.Int("runs", 0, "runs per tool per scenario (default 3, or 1 with -quick)")

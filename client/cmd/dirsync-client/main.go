@@ -31,6 +31,7 @@ const (
 	exitNotMirrored = 1
 	exitUsage       = 2
 	exitUnreachable = 3
+	exitAuth        = 4
 )
 
 // defaultDir is the directory mirrored when neither -dir nor DIRSYNC_DIR
@@ -56,6 +57,21 @@ Examples:
   dirsync-client -dir ./project -server http://server:8080 -once
   # show what a sync would change, without changing anything
   dirsync-client -dir ./project -dry-run
+  # a server with tenants, over TLS with a private CA
+  dirsync-client -dir ./project -server https://server:8443 -ca ca.crt \
+      -token-file ~/.config/dirsync/web.token
+
+Authentication and TLS:
+  A server run with a tenants file wants a bearer token on every call:
+  -token-file FILE (the file holds the token) or DIRSYNC_TOKEN. -token
+  works too but is discouraged: other users can read it with ps. The
+  token is never logged. Over http:// it travels in clear: use it with
+  http:// on loopback only, and https:// everywhere else.
+  An https:// server URL speaks HTTP/2 over TLS. -ca trusts a private CA
+  instead of the system's; -cert and -key present a client certificate
+  (mutual TLS), which can also name the tenant instead of a token.
+  A refused token or certificate is not retried: the client exits 4, in
+  watch mode too.
 
 Ignoring files:
   A .dirsyncignore file at the root of the directory holds patterns in
@@ -70,10 +86,14 @@ Exit codes:
   1  some items could not be synced (-once), or another error
   2  usage error: bad flag or environment value
   3  the server could not be reached, after retries
+  4  authentication failed: the token or client certificate was missing
+     or refused, the tenant is read-only, or the server's TLS certificate
+     could not be verified
 
 Environment (a flag beats its variable):
   DIRSYNC_DIR, DIRSYNC_SERVER, DIRSYNC_BLOCK_SIZE, DIRSYNC_COMPRESS,
-  DIRSYNC_CONCURRENCY, DIRSYNC_LOG_LEVEL
+  DIRSYNC_CONCURRENCY, DIRSYNC_LOG_LEVEL, DIRSYNC_TOKEN,
+  DIRSYNC_TOKEN_FILE, DIRSYNC_CA, DIRSYNC_CERT, DIRSYNC_KEY
 
 Flags:
 `
@@ -114,14 +134,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var (
 		dir      = fset.String("dir", envString("DIRSYNC_DIR", defaultDir), "local `directory` to mirror; created if missing")
-		server   = fset.String("server", envString("DIRSYNC_SERVER", client.DefaultServerURL), "server base `URL` (cleartext HTTP/2)")
+		server   = fset.String("server", envString("DIRSYNC_SERVER", client.DefaultServerURL), "server base `URL`: http:// for cleartext HTTP/2, https:// for TLS")
 		once     = fset.Bool("once", false, "sync once, verify the mirror and exit (see exit codes)")
 		dryRun   = fset.Bool("dry-run", false, "print what a sync would change, change nothing, exit")
 		compress = fset.String("compress", envString("DIRSYNC_COMPRESS", client.DefaultCompression), "message compression: none, gzip or zstd")
 		logLevel = fset.String("log-level", envString("DIRSYNC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error")
 		showVer  = fset.Bool("version", false, "print the version and exit")
 		excludes stringList
+		creds    credentials
 	)
+	creds.register(fset)
 	fset.IntVar(&blockSize, "block-size", blockSize,
 		fmt.Sprintf("delta block size in `bytes`, %d to %d; 0 lets the server adapt it to each file", engine.MinBlockSize, engine.MaxBlockSize))
 	fset.IntVar(&concurrency, "concurrency", concurrency, fmt.Sprintf("parallel upload streams, 1 to %d", client.MaxConcurrency))
@@ -146,6 +168,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	token, err := creds.token()
+	if err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
+		return exitUsage
+	}
+	tlsConfig, err := creds.tlsConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
+		return exitUsage
+	}
 
 	if _, err := os.Stat(*dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(*dir, 0o755); err != nil {
@@ -161,6 +193,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	c, err := client.New(client.Options{
 		Dir:         *dir,
 		ServerURL:   *server,
+		Token:       token,
+		TLSConfig:   tlsConfig,
 		BlockSize:   blockSize,
 		Compression: *compress,
 		Concurrency: concurrency,
@@ -188,6 +222,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("watching", "dir", *dir, "server", *server, "version", version)
 	if err := c.Watch(ctx); err != nil {
+		if errors.Is(err, client.ErrAuth) {
+			log.Error("the server refused the credentials; stopping (retrying would not help)", "err", err)
+			return exitAuth
+		}
 		log.Error("watch failed", "err", err)
 		return exitNotMirrored
 	}
@@ -231,6 +269,9 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 // failed logs err and returns its exit code.
 func failed(log *slog.Logger, msg string, err error) int {
 	log.Error(msg, "err", err)
+	if errors.Is(err, client.ErrAuth) {
+		return exitAuth
+	}
 	if errors.Is(err, client.ErrUnavailable) {
 		return exitUnreachable
 	}

@@ -1,6 +1,11 @@
 // Command dirsync-server keeps a directory an exact mirror of a directory
 // on a dirsync client. It serves the dirsync.v1.SyncService over Connect,
-// gRPC and gRPC-Web on cleartext HTTP/1.1 and HTTP/2 (h2c).
+// gRPC and gRPC-Web on cleartext HTTP/1.1 and HTTP/2 (h2c), or over TLS.
+//
+// With --config it serves many tenants, each a named tree with its own
+// root and bearer tokens (or client certificate names); see
+// [server.ConfigExample] for the file format. Without it, it serves the one
+// directory --root to anyone who can connect.
 package main
 
 import (
@@ -16,6 +21,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,10 +42,14 @@ const (
 // errReported reports bad flags whose error has already been printed.
 var errReported = errors.New("bad flags")
 
+// defaultRoot is the directory served when neither --root, DIRSYNC_ROOT
+// nor --config is given.
+const defaultRoot = "./dirsync_to"
+
 // shutdownTimeout bounds how long running RPCs get to finish on shutdown.
 const shutdownTimeout = 10 * time.Second
 
-const usage = `dirsync-server keeps a directory an exact mirror of a directory on a
+var usage = `dirsync-server keeps a directory an exact mirror of a directory on a
 dirsync client. The client drives everything: it lists the server's tree,
 sends structural changes in batches, and streams file contents as rsync-like
 deltas. Files are verified by SHA-256 and renamed into place atomically;
@@ -53,6 +63,22 @@ Example:
   dirsync-server --root /srv/mirror --listen 0.0.0.0:8080      # on the server
   dirsync-client --dir ./project --server http://HOST:8080     # on the client
 
+Without --config the server has one tree, --root, and no authentication:
+run it like that on loopback or a trusted network only. With --config FILE
+it serves many tenants, each a named tree with its own root and
+credentials; every SyncService call then needs "authorization: Bearer
+TOKEN" (or a client certificate, see --client-ca), and a tenant sees only
+its own tree. --root cannot be combined with --config.
+
+With --tls-cert and --tls-key it serves HTTP/2 over TLS instead of h2c;
+use that whenever the network between client and server is not trusted,
+and always with tokens off loopback:
+  dirsync-server --config /etc/dirsync/tenants.toml --listen 0.0.0.0:8443 \
+      --tls-cert server.crt --tls-key server.key
+  dirsync-client --server https://HOST:8443 --ca ca.crt --token-file web.token
+
+Tenants file (TOML):
+` + indent(server.ConfigExample) + `
 The server speaks Connect, gRPC and gRPC-Web (cleartext HTTP/2 or HTTP/1.1)
 and serves gRPC reflection and health checks, so grpcurl works:
   grpcurl -plaintext 127.0.0.1:8080 list
@@ -66,8 +92,8 @@ given on the command line wins):
 const usageTail = `
 Exit codes:
   0  clean shutdown (SIGINT or SIGTERM)
-  1  runtime failure (root unusable, address in use, ...)
-  2  bad flags or environment variables
+  1  runtime failure (root unusable, address in use, bad certificate, ...)
+  2  bad flags, environment variables or tenants file
 `
 
 func main() {
@@ -77,9 +103,13 @@ func main() {
 // config holds the parsed command line.
 type config struct {
 	root            string
+	tenants         *server.Config // from --config; nil in single-root mode
 	listen          string
 	logLevel        slog.Level
 	maxMessageBytes int
+	tlsCert         string
+	tlsKey          string
+	clientCA        string
 	version         bool
 }
 
@@ -126,8 +156,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		maxBytes = n
 	}
 	level := envOr("DIRSYNC_LOG_LEVEL", "info")
-	fs.StringVar(&cfg.root, "root", envOr("DIRSYNC_ROOT", "./dirsync_to"),
-		"directory to mirror into, created if missing (env DIRSYNC_ROOT)")
+	fs.StringVar(&cfg.root, "root", envOr("DIRSYNC_ROOT", defaultRoot),
+		"directory to mirror into, created if missing; no authentication (env DIRSYNC_ROOT)")
+	configFile := envOr("DIRSYNC_CONFIG", "")
+	fs.StringVar(&configFile, "config", configFile,
+		"tenants `file` (TOML, see above); every RPC then needs a token or client certificate (env DIRSYNC_CONFIG)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", envOr("DIRSYNC_TLS_CERT", ""),
+		"serve TLS with this PEM certificate `file` (chain); needs --tls-key (env DIRSYNC_TLS_CERT)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", envOr("DIRSYNC_TLS_KEY", ""),
+		"PEM private key `file` of --tls-cert (env DIRSYNC_TLS_KEY)")
+	fs.StringVar(&cfg.clientCA, "client-ca", envOr("DIRSYNC_CLIENT_CA", ""),
+		"verify client certificates against the PEM CA `file` (mutual TLS); needs --tls-cert (env DIRSYNC_CLIENT_CA)")
 	fs.StringVar(&cfg.listen, "listen", envOr("DIRSYNC_LISTEN", "127.0.0.1:8080"),
 		"address to listen on; port 0 picks a free port (env DIRSYNC_LISTEN)")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn or error (env DIRSYNC_LOG_LEVEL)")
@@ -150,10 +189,42 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.maxMessageBytes <= 0 {
 		return cfg, fmt.Errorf("max message bytes %d: want a positive number", cfg.maxMessageBytes)
 	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return cfg, errors.New("--tls-cert and --tls-key go together")
+	}
+	if cfg.clientCA != "" && cfg.tlsCert == "" {
+		return cfg, errors.New("--client-ca needs --tls-cert and --tls-key")
+	}
+	if configFile != "" {
+		rootSet := os.Getenv("DIRSYNC_ROOT") != ""
+		fs.Visit(func(f *flag.Flag) { rootSet = rootSet || f.Name == "root" })
+		if rootSet {
+			return cfg, errors.New("--root (or DIRSYNC_ROOT) and --config exclude each other: roots come from the tenants file")
+		}
+		tc, err := server.LoadConfig(configFile, nil)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.tenants = &tc
+		cfg.root = ""
+		return cfg, nil
+	}
 	if cfg.root == "" {
 		return cfg, errors.New("root must not be empty")
 	}
 	return cfg, nil
+}
+
+// indent indents every line of s by two spaces.
+func indent(s string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		if line != "\n" {
+			b.WriteString("  ")
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // envOr returns the environment variable key, or def if it is unset or
@@ -182,18 +253,15 @@ func serve(cfg config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := os.MkdirAll(cfg.root, 0o755); err != nil {
-		return fmt.Errorf("create root: %w", err)
-	}
-	srv, err := server.New(cfg.root, server.Options{
-		Logger:          log,
-		Version:         buildVersion(),
-		MaxMessageBytes: cfg.maxMessageBytes,
-	})
+	srv, err := newService(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	tlsConfig, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
@@ -212,11 +280,28 @@ func serve(cfg config, log *slog.Logger) error {
 	}
 	hs.Protocols = new(http.Protocols)
 	hs.Protocols.SetHTTP1(true)
-	hs.Protocols.SetUnencryptedHTTP2(true)
+	if tlsConfig != nil {
+		hs.Protocols.SetHTTP2(true)
+		hs.TLSConfig = tlsConfig
+	} else {
+		hs.Protocols.SetUnencryptedHTTP2(true)
+	}
 
-	log.Info("listening", "addr", ln.Addr().String(), "root", cfg.root, "version", buildVersion())
+	attrs := []any{"addr", ln.Addr().String(), "tls", tlsConfig != nil, "mtls", cfg.clientCA != "", "version", buildVersion()}
+	if cfg.tenants != nil {
+		attrs = append(attrs, "tenants", len(cfg.tenants.Tenants))
+	} else {
+		attrs = append(attrs, "root", cfg.root)
+	}
+	log.Info("listening", attrs...)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
 
 	select {
 	case err := <-errc:
@@ -232,4 +317,35 @@ func serve(cfg config, log *slog.Logger) error {
 		hs.Close()
 	}
 	return srv.Close()
+}
+
+// service is what serve runs: a single-root [server.Server] or a
+// multi-tenant [server.Router].
+type service interface {
+	Handler() http.Handler
+	Close() error
+}
+
+// newService creates the roots it serves if missing and opens them: the
+// one root, or every tenant's.
+func newService(cfg config, log *slog.Logger) (service, error) {
+	opts := server.Options{
+		Logger:          log,
+		Version:         buildVersion(),
+		MaxMessageBytes: cfg.maxMessageBytes,
+	}
+	if cfg.tenants == nil {
+		if err := os.MkdirAll(cfg.root, 0o755); err != nil {
+			return nil, fmt.Errorf("create root: %w", err)
+		}
+		return server.New(cfg.root, opts)
+	}
+	for _, t := range cfg.tenants.Tenants {
+		if err := os.MkdirAll(t.Root, 0o755); err != nil {
+			return nil, fmt.Errorf("tenant %q: create root: %w", t.Name, err)
+		}
+		log.Info("tenant", "tenant", t.Name, "root", t.Root, "read_only", t.ReadOnly,
+			"tokens", len(t.TokenHashes), "client_cert_cns", len(t.ClientCertCNs))
+	}
+	return server.NewRouter(*cfg.tenants, opts)
 }
