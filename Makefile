@@ -63,7 +63,9 @@ bench: ## Run the Go benchmarks (BENCHTIME=1x by default).
 
 .PHONY: bench-deps
 bench-deps: ## Install rsync (Debian apt) for the end-to-end benchmark when missing.
-	@command -v rsync >/dev/null || { apt-get update && apt-get install -y rsync; }
+	@command -v rsync >/dev/null || { \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq rsync; }
 
 .PHONY: bench-e2e
 bench-e2e: bench-deps ## Benchmark dirsync against rsync end to end into bench-out/ (~15 min).
