@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/dirsync/dirsync/engine"
@@ -94,10 +95,17 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	return pk.finish()
 }
 
+// literalBuffers holds the read buffers of sendLiterals, so that
+// thousands of small files do not cost thousands of large allocations.
+var literalBuffers = sync.Pool{New: func() any { return new([engine.MaxLiteralSize]byte) }}
+
 // sendLiterals reads r to its end and emits it as literal ops of at most
-// engine.MaxLiteralSize bytes. The ops' Data share one buffer.
+// engine.MaxLiteralSize bytes. The ops' Data share one pooled buffer, so
+// emit must copy what it keeps.
 func sendLiterals(r io.Reader, emit func(engine.Op) error) error {
-	buf := make([]byte, engine.MaxLiteralSize)
+	pooled := literalBuffers.Get().(*[engine.MaxLiteralSize]byte)
+	defer literalBuffers.Put(pooled)
+	buf := pooled[:]
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -19,6 +21,11 @@ import (
 // uploadBufferSize is the write buffer between the patcher and a
 // temporary file.
 const uploadBufferSize = 256 << 10
+
+// uploadBuffers holds the write buffers of files being received, so that
+// small files do not each allocate one, and files waiting for their group
+// commit hold none.
+var uploadBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, uploadBufferSize) }}
 
 // fileUpload is the state of one file on an Upload stream, from its header
 // to its finish. The file is built in a temporary file next to its target
@@ -37,7 +44,9 @@ type fileUpload struct {
 	out     *sizeLimitWriter
 	buf     *bufio.Writer
 	patcher *engine.Patcher
-	literal int64 // literal bytes applied
+	literal int64   // literal bytes applied
+	written int64   // bytes of the verified file
+	placed  content // the file in place, once committed
 
 	err error // first failure
 }
@@ -104,7 +113,8 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 	if err != nil {
 		return err
 	}
-	u.buf = bufio.NewWriterSize(u.tmp, uploadBufferSize)
+	u.buf = uploadBuffers.Get().(*bufio.Writer)
+	u.buf.Reset(u.tmp)
 	u.out = &sizeLimitWriter{w: u.buf, limit: want.Size, rel: u.rel}
 	u.patcher, err = engine.NewPatcher(base, layout, u.out)
 	if err != nil {
@@ -166,38 +176,37 @@ func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
 	}
 }
 
-// finish verifies and commits the file, unless it failed, releases its
-// resources and returns its response.
-func (u *fileUpload) finish() *dirsyncv1.UploadResponse {
-	if u.err == nil {
-		if err := u.commit(); err != nil {
-			u.fail(err)
-		}
-	}
-	u.release()
-	s := u.s
-	resp := &dirsyncv1.UploadResponse{Path: u.rel}
+// verify checks the size and SHA-256 of the written file, flushes it and
+// gives it its mode and mtime, ready for [committer] to make it durable and
+// put it in place. A failure is recorded and releases the file.
+func (u *fileUpload) verify() {
 	if u.err != nil {
-		resp.Code, resp.Message = s.resultCode("upload", u.rel, u.err)
-		s.stats.failures.Add(1)
-		s.log.Info("upload failed", "path", u.rel, "code", connect.Code(resp.Code).String(), "message", resp.Message)
-		return resp
+		return
 	}
-	written := u.patcher.Written()
-	resp.LiteralBytes = u.literal
-	resp.MatchedBytes = written - u.literal
-	s.stats.filesWritten.Add(1)
-	s.stats.literalBytes.Add(resp.LiteralBytes)
-	s.stats.deltaSavedBytes.Add(resp.MatchedBytes)
-	s.stats.changed()
-	s.log.Debug("file written", "path", u.rel, "bytes", written,
-		"literal_bytes", resp.LiteralBytes, "matched_bytes", resp.MatchedBytes)
-	return resp
+	if err := u.prepare(); err != nil {
+		u.fail(err)
+		return
+	}
+	u.written = u.patcher.Written()
+	u.patcher = nil // drops its copy buffer while the file awaits its commit
+	u.releaseBuffer()
+	if u.base != nil {
+		u.base.Close()
+		u.base = nil
+	}
 }
 
-// commit checks the size and SHA-256 of the written file and puts it in
-// place.
-func (u *fileUpload) commit() error {
+// releaseBuffer returns the file's write buffer to the pool, unflushed.
+func (u *fileUpload) releaseBuffer() {
+	if u.buf != nil {
+		u.buf.Reset(nil)
+		uploadBuffers.Put(u.buf)
+		u.buf = nil
+	}
+}
+
+// prepare does the work of verify.
+func (u *fileUpload) prepare() error {
 	if n := u.patcher.Written(); n != u.want.Size {
 		return invalidf("upload of %q: operations produced %d bytes, header declares %d", u.rel, n, u.want.Size)
 	}
@@ -207,14 +216,36 @@ func (u *fileUpload) commit() error {
 	if err := u.buf.Flush(); err != nil {
 		return fmt.Errorf("write %q: %w", u.rel, err)
 	}
-	tmp := u.tmp
-	u.tmp = nil // commitFile closes it
-	if _, err := u.s.commitFile(tmp, u.tmpName, u.rel, u.want.Mode, u.want.MtimeNs, u.want.SHA256); err != nil {
-		u.s.discardTemp(nil, u.tmpName)
-		return err
+	if err := u.tmp.Chmod(engine.FileMode(u.want.Mode)); err != nil {
+		return fmt.Errorf("chmod %q: %w", u.rel, err)
 	}
-	u.tmpName = ""
+	if err := u.s.root.Chtimes(u.tmpName, time.Time{}, time.Unix(0, u.want.MtimeNs)); err != nil {
+		return fmt.Errorf("set mtime of %q: %w", u.rel, err)
+	}
 	return nil
+}
+
+// response releases the file's resources and returns its answer, once the
+// file is in place or has failed, and counts it in the statistics.
+func (u *fileUpload) response() *dirsyncv1.UploadResponse {
+	u.release()
+	s := u.s
+	resp := &dirsyncv1.UploadResponse{Path: u.rel}
+	if u.err != nil {
+		resp.Code, resp.Message = s.resultCode("upload", u.rel, u.err)
+		s.stats.failures.Add(1)
+		s.log.Info("upload failed", "path", u.rel, "code", connect.Code(resp.Code).String(), "message", resp.Message)
+		return resp
+	}
+	resp.LiteralBytes = u.literal
+	resp.MatchedBytes = u.written - u.literal
+	s.stats.filesWritten.Add(1)
+	s.stats.literalBytes.Add(resp.LiteralBytes)
+	s.stats.deltaSavedBytes.Add(resp.MatchedBytes)
+	s.stats.changed()
+	s.log.Debug("file written", "path", u.rel, "bytes", u.written,
+		"literal_bytes", resp.LiteralBytes, "matched_bytes", resp.MatchedBytes)
+	return resp
 }
 
 // fail records err as the file's failure, if it is the first, and
@@ -229,6 +260,7 @@ func (u *fileUpload) fail(err error) {
 // release closes the base, removes an uncommitted temporary file and
 // unlocks the path. It may be called more than once.
 func (u *fileUpload) release() {
+	u.releaseBuffer()
 	if u.base != nil {
 		u.base.Close()
 		u.base = nil

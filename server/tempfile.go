@@ -97,6 +97,15 @@ func (s *Server) commitFile(f *os.File, tmp, rel string, mode uint32, mtimeNs in
 // removed first with everything under it. The parent directory is synced
 // afterwards.
 func (s *Server) replace(tmp, rel string) error {
+	if err := s.rename(tmp, rel); err != nil {
+		return err
+	}
+	return s.syncDir(engine.ParentPath(rel))
+}
+
+// rename renames the finished temporary entry tmp over rel, as replace
+// does, but leaves syncing the parent directory to the caller.
+func (s *Server) rename(tmp, rel string) error {
 	info, err := s.root.Lstat(rel)
 	switch {
 	case err == nil && info.IsDir():
@@ -113,7 +122,7 @@ func (s *Server) replace(tmp, rel string) error {
 	if err := s.root.Rename(tmp, rel); err != nil {
 		return fmt.Errorf("rename into %q: %w", rel, err)
 	}
-	return s.syncDir(engine.ParentPath(rel))
+	return nil
 }
 
 // syncDir makes the entries of the directory dir ("" for the root)

@@ -14,8 +14,10 @@ import (
 
 // Upload receives the contents of files, one after another, and answers
 // each with one UploadResponse once it is verified and in place or has
-// failed. Files of one stream are processed in order; streams run
-// concurrently, and uploads of the same path wait for each other.
+// failed. Files of one stream are received in order and answered in the
+// same order; a [committer] makes verified files durable in groups while
+// the next ones arrive. Streams run concurrently, and uploads of the same
+// path wait for each other.
 //
 // A failure of one file (a bad header or operation, a changed base, a
 // checksum mismatch, a full disk) is reported in its response: the server
@@ -25,6 +27,17 @@ import (
 // file, a header before the previous file finished, or the end of the
 // stream in the middle of a file.
 func (s *Server) Upload(ctx context.Context, stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse]) error {
+	c := s.newCommitter(stream.Send)
+	err := s.receiveUploads(ctx, stream, c)
+	if cerr := c.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// receiveUploads reads the stream's messages, builds each file and hands it
+// to c once its finish arrives.
+func (s *Server) receiveUploads(ctx context.Context, stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse], c *committer) error {
 	var cur *fileUpload
 	defer func() {
 		if cur != nil {
@@ -57,11 +70,9 @@ func (s *Server) Upload(ctx context.Context, stream *connect.BidiStream[dirsyncv
 		}
 		cur.apply(req.GetOps())
 		if req.GetFinish() {
-			resp := cur.finish()
+			cur.verify()
+			c.add(cur)
 			cur = nil
-			if err := stream.Send(resp); err != nil {
-				return err
-			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -375,4 +376,57 @@ func TestUploadConcurrentStreams(t *testing.T) {
 	if n := env.srv.locks.size(); n != 0 {
 		t.Errorf("%d path locks left", n)
 	}
+}
+
+// TestUploadGroupCommit sends more files on one stream than one group
+// commit takes, spread over directories and with failures among them, and
+// checks that every file is answered in order, the good ones are in place
+// and the failed ones left nothing behind.
+func TestUploadGroupCommit(t *testing.T) {
+	env := newEnv(t, "", protocols[1])
+	mtime := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	const n = 3*commitGroupMax + 5
+	var reqs []*dirsyncv1.UploadRequest
+	want := map[string][]byte{}
+	bad := map[string]bool{}
+	var order []string
+	for i := range n {
+		rel := fmt.Sprintf("d%d/f%03d", i%7, i)
+		data := randomBytes(100+i*37, byte(i))
+		entry := fileEntry(rel, data, 0o644, mtime)
+		if i%29 == 3 {
+			entry.Sha256[0] ^= 0xff // the content will not match
+			bad[rel] = true
+		} else {
+			want[rel] = data
+		}
+		order = append(order, rel)
+		reqs = append(reqs, literalUpload(entry, data)...)
+	}
+	resps, err := env.upload(t, reqs...)
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if len(resps) != n {
+		t.Fatalf("%d responses, want %d", len(resps), n)
+	}
+	for i, resp := range resps {
+		if resp.GetPath() != order[i] {
+			t.Fatalf("response %d is for %q, want %q", i, resp.GetPath(), order[i])
+		}
+		if got, wantBad := resp.GetCode() != 0, bad[order[i]]; got != wantBad {
+			t.Errorf("%s: code %s, want failure %v", order[i], codeName(resp.GetCode()), wantBad)
+		}
+	}
+	for rel, data := range want {
+		if got := readFile(t, env.root, rel); !bytes.Equal(got, data) {
+			t.Errorf("%s: content differs", rel)
+		}
+	}
+	for rel := range bad {
+		if _, err := os.Lstat(filepath.Join(env.root, rel)); !os.IsNotExist(err) {
+			t.Errorf("%s: failed upload left a file (err %v)", rel, err)
+		}
+	}
+	assertNoTempFiles(t, env.root)
 }
