@@ -202,7 +202,7 @@ func (s *Server) makeSymlink(e engine.Entry) error {
 		return fmt.Errorf("create symlink %q: %w", e.Path, err)
 	}
 	if err := s.replace(tmp, e.Path); err != nil {
-		s.discardTemp(nil, tmp)
+		s.discardTemp(s.root, nil, tmp)
 		return err
 	}
 	s.stats.changed()

@@ -128,7 +128,7 @@ func (s *Server) commitGroup(group []*fileUpload) {
 		dirs[dir] = append(dirs[dir], u)
 	}
 	for dir, placed := range dirs {
-		if err := s.syncDir(dir); err != nil {
+		if err := syncRoot(placed[0].dir, dir); err != nil {
 			// The files are in place and whole, but may not survive a
 			// crash: report them, and the client sends them again.
 			for _, u := range placed {
@@ -155,7 +155,7 @@ func (u *fileUpload) place() error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("close %q: %w", u.rel, err)
 	}
-	if err := u.s.rename(u.tmpName, u.rel); err != nil {
+	if err := u.s.rename(u.dir, u.tmpName, u.name, u.rel); err != nil {
 		return err
 	}
 	u.tmpName = ""

@@ -59,7 +59,7 @@ func (s *Server) copyFrom(src string, e engine.Entry) (int64, error) {
 		return 0, fmt.Errorf("check %q: %w", src, errStaleSource)
 	}
 
-	tmp, tmpName, err := s.createTemp(engine.ParentPath(e.Path))
+	tmp, tmpName, err := s.createTemp(s.root, engine.ParentPath(e.Path))
 	if err != nil {
 		return 0, err
 	}
@@ -68,19 +68,19 @@ func (s *Server) copyFrom(src string, e engine.Entry) (int64, error) {
 	h := sha256.New()
 	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), io.NewSectionReader(f, 0, c.size+1), buf[:])
 	if err != nil {
-		s.discardTemp(tmp, tmpName)
+		s.discardTemp(s.root, tmp, tmpName)
 		return 0, fmt.Errorf("copy %q: %w", e.Path, err)
 	}
 	var got [32]byte
 	h.Sum(got[:0])
 	if n != c.size || got != e.SHA256 {
 		// src changed after it was checked: forget it and try another.
-		s.discardTemp(tmp, tmpName)
+		s.discardTemp(s.root, tmp, tmpName)
 		s.index.remove(src)
 		return 0, fmt.Errorf("copy %q: %w", src, errStaleSource)
 	}
 	if _, err := s.commitFile(tmp, tmpName, e.Path, e.Mode, e.MtimeNs, got); err != nil {
-		s.discardTemp(nil, tmpName)
+		s.discardTemp(s.root, nil, tmpName)
 		return 0, err
 	}
 	return n, nil

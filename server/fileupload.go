@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"sync"
 	"time"
 
@@ -38,9 +39,11 @@ type fileUpload struct {
 	want engine.Entry
 
 	unlock  func()   // releases the path lock; nil when not held
+	dir     *os.Root // the parent directory of rel; nil until opened
+	name    string   // the base name of rel, in dir
 	base    *os.File // current copy the delta refers to, or nil
 	tmp     *os.File // temporary file being written, or nil
-	tmpName string
+	tmpName string   // name of tmp in dir
 	out     *sizeLimitWriter
 	buf     *bufio.Writer
 	patcher *engine.Patcher
@@ -85,10 +88,15 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 		return err
 	}
 	u.unlock = unlock
-	missing, err := s.checkParents(u.rel)
+	// A delta needs its base, so its parents must exist already.
+	u.dir, err = s.openDir(u.rel, engine.ParentPath(u.rel), hdr.GetBase() == nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("upload of %q: base is gone: %w", u.rel, errBaseChanged)
+	}
 	if err != nil {
 		return err
 	}
+	u.name = path.Base(u.rel)
 
 	var base io.ReaderAt = bytes.NewReader(nil)
 	layout := engine.Layout{BlockSize: engine.MinBlockSize}
@@ -104,12 +112,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 		layout = engine.Layout{BlockSize: int(b.GetBlockSize()), FileSize: size}
 	}
 
-	if missing {
-		if err := s.root.MkdirAll(engine.ParentPath(u.rel), 0o755); err != nil {
-			return fmt.Errorf("create parents of %q: %w", u.rel, err)
-		}
-	}
-	u.tmp, u.tmpName, err = s.createTemp(engine.ParentPath(u.rel))
+	u.tmp, u.tmpName, err = s.createTemp(u.dir, "")
 	if err != nil {
 		return err
 	}
@@ -127,7 +130,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 // checks that it still has the SHA-256 sum. It returns the base's size.
 func (u *fileUpload) openBase(sum [32]byte) (int64, error) {
 	s := u.s
-	info, err := s.root.Lstat(u.rel)
+	info, err := u.dir.Lstat(u.name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("upload of %q: base is gone: %w", u.rel, errBaseChanged)
 	}
@@ -137,7 +140,7 @@ func (u *fileUpload) openBase(sum [32]byte) (int64, error) {
 	if !info.Mode().IsRegular() {
 		return 0, fmt.Errorf("upload of %q: base is no longer a regular file: %w", u.rel, errBaseChanged)
 	}
-	f, err := s.root.Open(u.rel)
+	f, err := u.dir.Open(u.name)
 	if err != nil {
 		return 0, fmt.Errorf("open base %q: %w", u.rel, err)
 	}
@@ -219,7 +222,7 @@ func (u *fileUpload) prepare() error {
 	if err := u.tmp.Chmod(engine.FileMode(u.want.Mode)); err != nil {
 		return fmt.Errorf("chmod %q: %w", u.rel, err)
 	}
-	if err := u.s.root.Chtimes(u.tmpName, time.Time{}, time.Unix(0, u.want.MtimeNs)); err != nil {
+	if err := u.dir.Chtimes(u.tmpName, time.Time{}, time.Unix(0, u.want.MtimeNs)); err != nil {
 		return fmt.Errorf("set mtime of %q: %w", u.rel, err)
 	}
 	return nil
@@ -266,8 +269,12 @@ func (u *fileUpload) release() {
 		u.base = nil
 	}
 	if u.tmp != nil || u.tmpName != "" {
-		u.s.discardTemp(u.tmp, u.tmpName)
+		u.s.discardTemp(u.dir, u.tmp, u.tmpName)
 		u.tmp, u.tmpName = nil, ""
+	}
+	if u.dir != nil {
+		u.dir.Close()
+		u.dir = nil
 	}
 	if u.unlock != nil {
 		u.unlock()

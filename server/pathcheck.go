@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"strings"
 
-	"connectrpc.com/connect"
-
 	"github.com/dirsync/dirsync/engine"
 )
 
@@ -26,30 +24,19 @@ func checkWritePath(rel string) error {
 	return nil
 }
 
-// checkParents lstats the ancestors of rel through the root, from the top.
+// checkParents walks the ancestors of rel from the root, one at a time.
 // It fails with FailedPrecondition if one of them is a symlink or not a
 // directory, so that no write ever goes through a link. It reports whether
 // an ancestor is missing; those below it are then missing too.
 func (s *Server) checkParents(rel string) (missing bool, err error) {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		dir := rel[:i]
-		info, err := s.root.Lstat(dir)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return true, nil
-		case err != nil:
-			return false, fmt.Errorf("lstat parent %q: %w", dir, err)
-		case info.Mode().Type() == fs.ModeSymlink:
-			return false, failf(connect.CodeFailedPrecondition,
-				"path %q: parent %q is a symlink on the server; delete it first", rel, dir)
-		case !info.IsDir():
-			return false, failf(connect.CodeFailedPrecondition,
-				"path %q: parent %q is not a directory on the server; delete it first", rel, dir)
-		}
+	d, err := s.openDir(rel, engine.ParentPath(rel), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
 	}
+	if err != nil {
+		return false, err
+	}
+	d.Close()
 	return false, nil
 }
 

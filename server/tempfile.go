@@ -33,12 +33,13 @@ func tempPath(dir string) string {
 	return path.Join(dir, tempPrefix+hex.EncodeToString(b[:]))
 }
 
-// createTemp creates a new, empty temporary file in the directory dir,
-// readable and writable by the server only until it is committed.
-func (s *Server) createTemp(dir string) (*os.File, string, error) {
+// createTemp creates a new, empty temporary file in the directory dir of
+// d ("" for d itself), readable and writable by the server only until it
+// is committed. It returns the file and its name relative to d.
+func (s *Server) createTemp(d *os.Root, dir string) (*os.File, string, error) {
 	for range 4 {
 		name := tempPath(dir)
-		f, err := s.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := d.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -50,13 +51,13 @@ func (s *Server) createTemp(dir string) (*os.File, string, error) {
 	return nil, "", errors.New("create temporary file: names keep colliding")
 }
 
-// discardTemp closes f, if not nil, and removes the temporary file name,
-// logging a failure since there is no caller left to handle it.
-func (s *Server) discardTemp(f *os.File, name string) {
+// discardTemp closes f, if not nil, and removes the temporary file name of
+// d, logging a failure since there is no caller left to handle it.
+func (s *Server) discardTemp(d *os.Root, f *os.File, name string) {
 	if f != nil {
 		f.Close()
 	}
-	if err := s.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.log.Warn("remove temporary file", "path", name, "error", err)
 	}
 }
@@ -97,19 +98,20 @@ func (s *Server) commitFile(f *os.File, tmp, rel string, mode uint32, mtimeNs in
 // removed first with everything under it. The parent directory is synced
 // afterwards.
 func (s *Server) replace(tmp, rel string) error {
-	if err := s.rename(tmp, rel); err != nil {
+	if err := s.rename(s.root, tmp, rel, rel); err != nil {
 		return err
 	}
 	return s.syncDir(engine.ParentPath(rel))
 }
 
-// rename renames the finished temporary entry tmp over rel, as replace
-// does, but leaves syncing the parent directory to the caller.
-func (s *Server) rename(tmp, rel string) error {
-	info, err := s.root.Lstat(rel)
+// rename renames the finished temporary entry tmp of d over name, the
+// entry of d whose path from the root is rel, as replace does, but leaves
+// syncing the directory to the caller.
+func (s *Server) rename(d *os.Root, tmp, name, rel string) error {
+	info, err := d.Lstat(name)
 	switch {
 	case err == nil && info.IsDir():
-		if err := s.root.RemoveAll(rel); err != nil {
+		if err := d.RemoveAll(name); err != nil {
 			return fmt.Errorf("remove directory %q: %w", rel, err)
 		}
 		s.index.removeTree(rel)
@@ -119,7 +121,7 @@ func (s *Server) rename(tmp, rel string) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("lstat %q: %w", rel, err)
 	}
-	if err := s.root.Rename(tmp, rel); err != nil {
+	if err := d.Rename(tmp, name); err != nil {
 		return fmt.Errorf("rename into %q: %w", rel, err)
 	}
 	return nil
@@ -137,6 +139,20 @@ func (s *Server) syncDir(dir string) error {
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	return nil
+}
+
+// syncRoot makes the entries of the directory d, whose path from the root
+// is dir, durable.
+func syncRoot(d *os.Root, dir string) error {
+	f, err := d.Open(".")
+	if err != nil {
+		return fmt.Errorf("open directory %q: %w", dir, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	return nil
