@@ -105,7 +105,8 @@ func TestSyncOverTLSWithToken(t *testing.T) {
 				if sum.Sent != 1 || sum.WireBytes <= int64(len("over TLS")) {
 					t.Errorf("sent %d files, %d wire bytes", sum.Sent, sum.WireBytes)
 				}
-				if checker.passed.Load()-passed < 3 {
+				// At least GetManifest and Upload.
+				if checker.passed.Load()-passed < 2 {
 					t.Errorf("only %d RPCs carried the token", checker.passed.Load()-passed)
 				}
 				return

@@ -29,8 +29,12 @@ func (p *pass) sendFiles(ctx context.Context, send []engine.FileChange) ([]engin
 		return nil, err
 	}
 	var meta []engine.Entry
-	var candidates []*uploadJob
+	var candidates, direct []*uploadJob
 	for _, j := range jobs {
+		if !j.local.HasSHA256 {
+			direct = append(direct, j) // no server file has its size
+			continue
+		}
 		r := j.remote
 		if r == nil || !r.HasSHA256 || r.SHA256 != j.local.SHA256 {
 			candidates = append(candidates, j)
@@ -48,11 +52,22 @@ func (p *pass) sendFiles(ctx context.Context, send []engine.FileChange) ([]engin
 	if err != nil {
 		return nil, err
 	}
-	return meta, p.upload(ctx, uploads)
+	return meta, p.upload(ctx, append(direct, uploads...))
 }
 
-// hashAll hashes the local files of send on Options.Concurrency goroutines
-// and returns a job for each file that could be hashed; the others are
+// needsHash reports whether the local file e must be hashed before it is
+// sent: to learn whether the server's copy already has its content, or
+// whether some file on the server does, so that it can be copied there
+// instead of uploaded. Neither can be true when no file on the server has
+// its size, which a pass over the whole tree knows: a new tree's files
+// are then read once, by the upload, which hashes them as it sends.
+func (p *pass) needsHash(e engine.Entry) bool {
+	return p.remoteSizes == nil || p.remoteSizes[e.Size]
+}
+
+// hashAll hashes the local files of send that need it (see
+// [pass.needsHash]) on Options.Concurrency goroutines, and returns a job
+// for each file that could be hashed or needs no hash; the others are
 // recorded as failed.
 func (p *pass) hashAll(ctx context.Context, send []engine.FileChange) []*uploadJob {
 	jobs := make([]*uploadJob, len(send))
@@ -61,6 +76,12 @@ func (p *pass) hashAll(ctx context.Context, send []engine.FileChange) []*uploadJ
 	for range min(p.c.opts.Concurrency, len(send)) {
 		wg.Go(func() {
 			for i := range idx {
+				if !p.needsHash(send[i].Local) {
+					e := send[i].Local
+					e.SHA256, e.HasSHA256 = [32]byte{}, false
+					jobs[i] = &uploadJob{local: e, remote: send[i].Remote}
+					continue
+				}
 				e, err := p.c.hashLocal(send[i].Local)
 				if err != nil {
 					p.fail(send[i].Local.Path, "hash", err)

@@ -22,6 +22,10 @@ type pass struct {
 	sum    Summary
 	failed map[string]bool
 	bar    *progress
+	// remoteSizes holds the size of every regular file on the server, in
+	// a pass over the whole tree; nil in a scoped pass, which does not
+	// know them all. See [pass.needsHash].
+	remoteSizes map[int64]bool
 }
 
 // runPass runs one sync pass over scopes, reduced paths relative to the
@@ -94,6 +98,12 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 	}
 	if scopes == nil {
 		c.hashes.retain(local)
+		p.remoteSizes = make(map[int64]bool)
+		for _, e := range remote {
+			if e.Type == engine.TypeFile {
+				p.remoteSizes[e.Size] = true
+			}
+		}
 	}
 	var sendBytes int64
 	for _, e := range local {

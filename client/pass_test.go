@@ -30,3 +30,25 @@ func TestSplitDeletes(t *testing.T) {
 		t.Errorf("late deletes = %q, want %q", got, want)
 	}
 }
+
+func TestNeedsHash(t *testing.T) {
+	cases := []struct {
+		name  string
+		sizes map[int64]bool // nil: a scoped pass
+		size  int64
+		want  bool
+	}{
+		{"scoped pass hashes everything", nil, 10, true},
+		{"a server file has the size", map[int64]bool{10: true, 99: true}, 10, true},
+		{"no server file has the size", map[int64]bool{11: true}, 10, false},
+		{"empty server", map[int64]bool{}, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &pass{remoteSizes: tc.sizes}
+			if got := p.needsHash(engine.Entry{Path: "f", Size: tc.size}); got != tc.want {
+				t.Errorf("needsHash = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

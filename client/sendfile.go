@@ -34,6 +34,9 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 		s.u.done(uploadResult{job: job, err: err})
 		return nil
 	}
+	if !job.local.HasSHA256 {
+		return s.sendUnhashed(ctx, job, f)
+	}
 
 	header := &dirsyncv1.UploadHeader{Entry: entryToProto(job.local)}
 	var sig *engine.Signature
@@ -98,6 +101,62 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 // literalBuffers holds the read buffers of sendLiterals, so that
 // thousands of small files do not cost thousands of large allocations.
 var literalBuffers = sync.Pool{New: func() any { return new([engine.MaxLiteralSize]byte) }}
+
+// sendUnhashed sends a file that was not hashed beforehand, because no
+// file on the server has its size, so it goes as literals. The header
+// needs the file's SHA-256, so a file that fits in one literal buffer is
+// read once, hashed and sent from memory; a larger one is hashed first and
+// then sent as usual.
+func (s *upStream) sendUnhashed(ctx context.Context, job *uploadJob, f *os.File) error {
+	c := s.u.c
+	path := job.local.Path
+	if job.local.Size >= engine.MaxLiteralSize {
+		e, err := c.hashLocal(job.local)
+		if err != nil {
+			s.u.done(uploadResult{job: job, err: err})
+			return nil
+		}
+		hashed := *job
+		hashed.local = e
+		return s.sendFile(ctx, &hashed)
+	}
+	pooled := literalBuffers.Get().(*[engine.MaxLiteralSize]byte)
+	defer literalBuffers.Put(pooled)
+	// One byte more than expected shows a file that grew meanwhile.
+	buf := pooled[:job.local.Size+1]
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case (err == io.EOF || err == io.ErrUnexpectedEOF) && int64(n) == job.local.Size:
+		err = sameStat(f, job.local)
+	case err == nil || err == io.EOF || err == io.ErrUnexpectedEOF:
+		err = fmt.Errorf("%q: %w", path, errChanged) // it grew or shrank
+	default:
+		err = fmt.Errorf("read %q: %w", path, err)
+	}
+	if err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return nil
+	}
+	data := buf[:n]
+	hashed := *job
+	hashed.local.SHA256, hashed.local.HasSHA256 = sha256.Sum256(data), true
+	c.hashes.put(path, hashed.local.Size, hashed.local.MtimeNs, hashed.local.SHA256)
+
+	cost := hashed.local.Size
+	if err := s.acquire(ctx, cost); err != nil {
+		s.u.done(uploadResult{job: &hashed, err: err})
+		return err
+	}
+	// acquire leaves room in fifo: it holds at most maxInflightFiles.
+	s.fifo <- &inflight{job: &hashed, cost: cost}
+	pk := newPacker(&dirsyncv1.UploadHeader{Entry: entryToProto(hashed.local)}, maxMessageBytes, s.bidi.Send)
+	if len(data) > 0 {
+		if err := pk.add(engine.Op{Kind: engine.OpLiteral, Data: data}); err != nil {
+			return err
+		}
+	}
+	return pk.finish()
+}
 
 // sendLiterals reads r to its end and emits it as literal ops of at most
 // engine.MaxLiteralSize bytes. The ops' Data share one pooled buffer, so
