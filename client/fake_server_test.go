@@ -221,7 +221,7 @@ func (f *fakeServer) Upload(_ context.Context, stream *connect.BidiStream[dirsyn
 		if !msg.GetFinish() {
 			continue
 		}
-		resp := f.commit(hdr, ops)
+		resp := f.commit(hdr, ops, msg.GetSha256())
 		if resp.Code == 0 {
 			resp.LiteralBytes = lit
 			resp.MatchedBytes = hdr.GetEntry().GetSize() - lit
@@ -232,10 +232,21 @@ func (f *fakeServer) Upload(_ context.Context, stream *connect.BidiStream[dirsyn
 	}
 }
 
-// commit builds one uploaded file and puts it in place.
-func (f *fakeServer) commit(hdr *dirsyncv1.UploadHeader, ops []engine.Op) *dirsyncv1.UploadResponse {
+// commit builds one uploaded file and puts it in place; finishSum is the
+// SHA-256 sent with the finish, if any.
+func (f *fakeServer) commit(hdr *dirsyncv1.UploadHeader, ops []engine.Op, finishSum []byte) *dirsyncv1.UploadResponse {
 	e, err := entryFromProto(hdr.GetEntry())
 	resp := &dirsyncv1.UploadResponse{Path: e.Path}
+	if err == nil && len(finishSum) > 0 {
+		if len(finishSum) != sha256.Size || (e.HasSHA256 && !bytes.Equal(finishSum, e.SHA256[:])) {
+			err = errors.New("bad finish sha256")
+		} else {
+			e.SHA256, e.HasSHA256 = [sha256.Size]byte(finishSum), true
+		}
+	}
+	if err == nil && !e.HasSHA256 {
+		err = errors.New("no sha256")
+	}
 	if err != nil {
 		resp.Code, resp.Message = uint32(connect.CodeInvalidArgument), err.Error()
 		return resp

@@ -55,14 +55,25 @@ func (p *pass) sendFiles(ctx context.Context, send []engine.FileChange) ([]engin
 	return meta, p.upload(ctx, append(direct, uploads...))
 }
 
-// needsHash reports whether the local file e must be hashed before it is
-// sent: to learn whether the server's copy already has its content, or
-// whether some file on the server does, so that it can be copied there
-// instead of uploaded. Neither can be true when no file on the server has
-// its size, which a pass over the whole tree knows: a new tree's files
-// are then read once, by the upload, which hashes them as it sends.
-func (p *pass) needsHash(e engine.Entry) bool {
-	return p.remoteSizes == nil || p.remoteSizes[e.Size]
+// needsHash reports whether the local file of fc must be hashed before it
+// is sent: to learn whether the server's copy already has its content, or
+// whether some other file on the server does, so that it can be copied
+// there instead of uploaded. Files that skip it are read once, by the
+// upload, which hashes them as it sends them and sends the SHA-256 with
+// the finish.
+//
+//   - No file on the server has its size, which a pass over the whole
+//     tree knows: neither can be true.
+//   - The server's copy has the same size and is big enough for a delta,
+//     and no other server file has that size: the delta finds out. If the
+//     content is the same, it is all block copies and sends no content.
+func (p *pass) needsHash(fc engine.FileChange) bool {
+	size := fc.Local.Size
+	sameSize := fc.Remote != nil && fc.Remote.Type == engine.TypeFile && fc.Remote.Size == size
+	if sameSize && size >= p.c.deltaThreshold && (p.remoteSizes == nil || p.remoteSizes[size] == 1) {
+		return false
+	}
+	return p.remoteSizes == nil || p.remoteSizes[size] > 0
 }
 
 // hashAll hashes the local files of send that need it (see
@@ -76,7 +87,7 @@ func (p *pass) hashAll(ctx context.Context, send []engine.FileChange) []*uploadJ
 	for range min(p.c.opts.Concurrency, len(send)) {
 		wg.Go(func() {
 			for i := range idx {
-				if !p.needsHash(send[i].Local) {
+				if !p.needsHash(send[i]) {
 					e := send[i].Local
 					e.SHA256, e.HasSHA256 = [32]byte{}, false
 					jobs[i] = &uploadJob{local: e, remote: send[i].Remote}

@@ -29,6 +29,7 @@ type packer struct {
 	max  int
 	msg  *dirsyncv1.UploadRequest
 	size int
+	sum  []byte // see finishSum
 }
 
 // newPacker returns a packer that starts a file described by header and
@@ -70,8 +71,15 @@ func (p *packer) add(op engine.Op) error {
 	return nil
 }
 
+// finishSum makes the last message carry sum, the SHA-256 of the whole
+// file, for a file whose header had none.
+func (p *packer) finishSum(sum []byte) {
+	p.sum = sum
+}
+
 // finish sends the last message, with finish set.
 func (p *packer) finish() error {
+	p.msg.Sha256 = p.sum
 	p.msg.Finish = true
 	return p.flush()
 }

@@ -22,10 +22,10 @@ type pass struct {
 	sum    Summary
 	failed map[string]bool
 	bar    *progress
-	// remoteSizes holds the size of every regular file on the server, in
-	// a pass over the whole tree; nil in a scoped pass, which does not
-	// know them all. See [pass.needsHash].
-	remoteSizes map[int64]bool
+	// remoteSizes counts the regular files on the server by size, in a
+	// pass over the whole tree; nil in a scoped pass, which does not know
+	// them all. See [pass.needsHash].
+	remoteSizes map[int64]int
 }
 
 // runPass runs one sync pass over scopes, reduced paths relative to the
@@ -98,10 +98,10 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 	}
 	if scopes == nil {
 		c.hashes.retain(local)
-		p.remoteSizes = make(map[int64]bool)
+		p.remoteSizes = make(map[int64]int)
 		for _, e := range remote {
 			if e.Type == engine.TypeFile {
-				p.remoteSizes[e.Size] = true
+				p.remoteSizes[e.Size]++
 			}
 		}
 	}

@@ -32,21 +32,31 @@ func TestSplitDeletes(t *testing.T) {
 }
 
 func TestNeedsHash(t *testing.T) {
+	const big = defaultDeltaThreshold
+	file := func(size int64) *engine.Entry { return &engine.Entry{Path: "f", Type: engine.TypeFile, Size: size} }
 	cases := []struct {
-		name  string
-		sizes map[int64]bool // nil: a scoped pass
-		size  int64
-		want  bool
+		name   string
+		sizes  map[int64]int // nil: a scoped pass
+		size   int64
+		remote *engine.Entry
+		want   bool
 	}{
-		{"scoped pass hashes everything", nil, 10, true},
-		{"a server file has the size", map[int64]bool{10: true, 99: true}, 10, true},
-		{"no server file has the size", map[int64]bool{11: true}, 10, false},
-		{"empty server", map[int64]bool{}, 0, false},
+		{"scoped pass, new file", nil, 10, nil, true},
+		{"a server file has the size", map[int64]int{10: 1, 99: 1}, 10, nil, true},
+		{"no server file has the size", map[int64]int{11: 1}, 10, nil, false},
+		{"empty server", map[int64]int{}, 0, nil, false},
+		{"small same-size copy: hash for the quick check", map[int64]int{10: 1}, 10, file(10), true},
+		{"big same-size copy: the delta tells", map[int64]int{big: 1}, big, file(big), false},
+		{"big same-size copy, scoped pass", nil, big, file(big), false},
+		{"big same-size copy and another file of that size", map[int64]int{big: 2}, big, file(big), true},
+		{"big, server copy of another size", map[int64]int{big + 1: 1}, big, file(big + 1), false},
+		{"server has a directory there", map[int64]int{}, big, &engine.Entry{Path: "f", Type: engine.TypeDir}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &pass{remoteSizes: tc.sizes}
-			if got := p.needsHash(engine.Entry{Path: "f", Size: tc.size}); got != tc.want {
+			p := &pass{c: &Client{deltaThreshold: defaultDeltaThreshold}, remoteSizes: tc.sizes}
+			fc := engine.FileChange{Local: engine.Entry{Path: "f", Type: engine.TypeFile, Size: tc.size}, Remote: tc.remote}
+			if got := p.needsHash(fc); got != tc.want {
 				t.Errorf("needsHash = %v, want %v", got, tc.want)
 			}
 		})

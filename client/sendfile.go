@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -33,9 +32,6 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	if err := sameStat(f, job.local); err != nil {
 		s.u.done(uploadResult{job: job, err: err})
 		return nil
-	}
-	if !job.local.HasSHA256 {
-		return s.sendUnhashed(ctx, job, f)
 	}
 
 	header := &dirsyncv1.UploadHeader{Entry: entryToProto(job.local)}
@@ -85,15 +81,26 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	}
 	// Whatever went wrong locally, finish the file so the stream stays in
 	// step: the server checks the SHA-256 and refuses what does not match.
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	switch {
 	case err != nil:
 		s.setLocalErr(fl, fmt.Errorf("read %q: %w", path, err))
-	case lr.N != 0 || !bytes.Equal(h.Sum(nil), job.local.SHA256[:]):
+	case lr.N != 0 || (job.local.HasSHA256 && sum != job.local.SHA256):
 		s.setLocalErr(fl, fmt.Errorf("%q: %w", path, errChanged))
 	default:
 		if err := sameStat(f, job.local); err != nil {
 			s.setLocalErr(fl, err)
+		} else if !job.local.HasSHA256 {
+			c.hashes.put(path, job.local.Size, job.local.MtimeNs, sum)
 		}
+	}
+	if !job.local.HasSHA256 {
+		// The file was not hashed beforehand: its SHA-256 goes with the
+		// finish. If it changed while it was read, the server gets the
+		// sum of what was read and accepts it; the changed mtime makes
+		// the next pass send it again.
+		pk.finishSum(sum[:])
 	}
 	return pk.finish()
 }
@@ -101,62 +108,6 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 // literalBuffers holds the read buffers of sendLiterals, so that
 // thousands of small files do not cost thousands of large allocations.
 var literalBuffers = sync.Pool{New: func() any { return new([engine.MaxLiteralSize]byte) }}
-
-// sendUnhashed sends a file that was not hashed beforehand, because no
-// file on the server has its size, so it goes as literals. The header
-// needs the file's SHA-256, so a file that fits in one literal buffer is
-// read once, hashed and sent from memory; a larger one is hashed first and
-// then sent as usual.
-func (s *upStream) sendUnhashed(ctx context.Context, job *uploadJob, f *os.File) error {
-	c := s.u.c
-	path := job.local.Path
-	if job.local.Size >= engine.MaxLiteralSize {
-		e, err := c.hashLocal(job.local)
-		if err != nil {
-			s.u.done(uploadResult{job: job, err: err})
-			return nil
-		}
-		hashed := *job
-		hashed.local = e
-		return s.sendFile(ctx, &hashed)
-	}
-	pooled := literalBuffers.Get().(*[engine.MaxLiteralSize]byte)
-	defer literalBuffers.Put(pooled)
-	// One byte more than expected shows a file that grew meanwhile.
-	buf := pooled[:job.local.Size+1]
-	n, err := io.ReadFull(f, buf)
-	switch {
-	case (err == io.EOF || err == io.ErrUnexpectedEOF) && int64(n) == job.local.Size:
-		err = sameStat(f, job.local)
-	case err == nil || err == io.EOF || err == io.ErrUnexpectedEOF:
-		err = fmt.Errorf("%q: %w", path, errChanged) // it grew or shrank
-	default:
-		err = fmt.Errorf("read %q: %w", path, err)
-	}
-	if err != nil {
-		s.u.done(uploadResult{job: job, err: err})
-		return nil
-	}
-	data := buf[:n]
-	hashed := *job
-	hashed.local.SHA256, hashed.local.HasSHA256 = sha256.Sum256(data), true
-	c.hashes.put(path, hashed.local.Size, hashed.local.MtimeNs, hashed.local.SHA256)
-
-	cost := hashed.local.Size
-	if err := s.acquire(ctx, cost); err != nil {
-		s.u.done(uploadResult{job: &hashed, err: err})
-		return err
-	}
-	// acquire leaves room in fifo: it holds at most maxInflightFiles.
-	s.fifo <- &inflight{job: &hashed, cost: cost}
-	pk := newPacker(&dirsyncv1.UploadHeader{Entry: entryToProto(hashed.local)}, maxMessageBytes, s.bidi.Send)
-	if len(data) > 0 {
-		if err := pk.add(engine.Op{Kind: engine.OpLiteral, Data: data}); err != nil {
-			return err
-		}
-	}
-	return pk.finish()
-}
 
 // sendLiterals reads r to its end and emits it as literal ops of at most
 // engine.MaxLiteralSize bytes. The ops' Data share one pooled buffer, so

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -78,8 +79,6 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 	switch {
 	case want.Type != engine.TypeFile:
 		return invalidf("upload of %q: entry type must be FILE", want.Path)
-	case !want.HasSHA256:
-		return invalidf("upload of %q: header has no sha256", want.Path)
 	}
 	u.want = want
 
@@ -181,9 +180,15 @@ func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
 
 // verify checks the size and SHA-256 of the written file, flushes it and
 // gives it its mode and mtime, ready for [committer] to make it durable and
-// put it in place. A failure is recorded and releases the file.
-func (u *fileUpload) verify() {
+// put it in place. finishSum is the SHA-256 the finishing message carried,
+// if any: it stands in for the header's when that had none. A failure is
+// recorded and releases the file.
+func (u *fileUpload) verify(finishSum []byte) {
 	if u.err != nil {
+		return
+	}
+	if err := u.settleSum(finishSum); err != nil {
+		u.fail(err)
 		return
 	}
 	if err := u.prepare(); err != nil {
@@ -206,6 +211,23 @@ func (u *fileUpload) releaseBuffer() {
 		uploadBuffers.Put(u.buf)
 		u.buf = nil
 	}
+}
+
+// settleSum decides the SHA-256 the file must have, from its header and
+// from finishSum, the one its finishing message carried.
+func (u *fileUpload) settleSum(finishSum []byte) error {
+	switch {
+	case len(finishSum) == 0 && !u.want.HasSHA256:
+		return invalidf("upload of %q: no sha256, neither in the header nor with the finish", u.rel)
+	case len(finishSum) == 0:
+		return nil
+	case len(finishSum) != sha256.Size:
+		return invalidf("upload of %q: finish sha256 of %d bytes, want %d", u.rel, len(finishSum), sha256.Size)
+	case u.want.HasSHA256 && [sha256.Size]byte(finishSum) != u.want.SHA256:
+		return invalidf("upload of %q: the finish's sha256 differs from the header's", u.rel)
+	}
+	u.want.SHA256, u.want.HasSHA256 = [sha256.Size]byte(finishSum), true
+	return nil
 }
 
 // prepare does the work of verify.

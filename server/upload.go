@@ -70,7 +70,7 @@ func (s *Server) receiveUploads(ctx context.Context, stream *connect.BidiStream[
 		}
 		cur.apply(req.GetOps())
 		if req.GetFinish() {
-			cur.verify()
+			cur.verify(req.GetSha256())
 			c.add(cur)
 			cur = nil
 		}

@@ -149,6 +149,46 @@ func TestUpload(t *testing.T) {
 			check: oldIntact("f", old),
 		},
 		{
+			name: "sha256 with the finish instead of the header",
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				e := fileEntry("late/sum", big, 0o644, mtime)
+				sum := e.Sha256
+				e.Sha256 = nil
+				reqs := literalUpload(e, big)
+				reqs[len(reqs)-1].Sha256 = sum
+				return reqs
+			},
+			codes: []connect.Code{0},
+			check: func(t *testing.T, env *testEnv, _ []*dirsyncv1.UploadResponse) {
+				if got := readFile(t, env.root, "late/sum"); !bytes.Equal(got, big) {
+					t.Errorf("content differs")
+				}
+			},
+		},
+		{
+			name:  "bad sha256 with the finish",
+			setup: map[string][]byte{"f": old},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				var reqs []*dirsyncv1.UploadRequest
+				for _, finishSum := range [][]byte{
+					make([]byte, 32), // not the content's
+					{1, 2, 3},        // not a SHA-256
+				} {
+					e := fileEntry("f", edited, 0o644, mtime)
+					e.Sha256 = nil
+					r := literalUpload(e, edited)
+					r[len(r)-1].Sha256 = finishSum
+					reqs = append(reqs, r...)
+				}
+				e := fileEntry("f", edited, 0o644, mtime)
+				r := literalUpload(e, edited)
+				r[len(r)-1].Sha256 = make([]byte, 32) // disagrees with the header
+				return append(reqs, r...)
+			},
+			codes: []connect.Code{connect.CodeAborted, connect.CodeInvalidArgument, connect.CodeInvalidArgument},
+			check: oldIntact("f", old),
+		},
+		{
 			name: "bad header",
 			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
 				noSum := fileEntry("a", []byte("x"), 0o644, mtime)

@@ -1017,7 +1017,12 @@ type UploadRequest struct {
 	// Operations that build the file, in order.
 	Ops []*DeltaOp `protobuf:"bytes,2,rep,name=ops,proto3" json:"ops,omitempty"`
 	// Ends the file: the server verifies its SHA-256 and puts it in place.
-	Finish        bool `protobuf:"varint,3,opt,name=finish,proto3" json:"finish,omitempty"`
+	Finish bool `protobuf:"varint,3,opt,name=finish,proto3" json:"finish,omitempty"`
+	// SHA-256 of the whole file, in the message that sets finish, when the
+	// header's entry carried none. It lets a client hash a file while it
+	// sends it, reading it once. When both are given they must agree; when
+	// neither is, the file fails with INVALID_ARGUMENT.
+	Sha256        []byte `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1073,11 +1078,19 @@ func (x *UploadRequest) GetFinish() bool {
 	return false
 }
 
+func (x *UploadRequest) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
 // UploadHeader describes the file an upload builds.
 type UploadHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The file as it must end up: path, mode, mtime_ns, size and sha256 (all
-	// required; type must be ENTRY_TYPE_FILE).
+	// The file as it must end up: path, mode, mtime_ns and size (required;
+	// type must be ENTRY_TYPE_FILE), and sha256, which may instead come with
+	// the finish (see UploadRequest.sha256).
 	Entry *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
 	// Set when the operations are a delta against the server's current copy
 	// of the file at the same path; unset when they are literals only.
@@ -1483,11 +1496,12 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\tfile_size\x18\x02 \x01(\x03R\bfileSize\x12\x1f\n" +
 	"\vstrong_size\x18\x03 \x01(\rR\n" +
 	"strongSize\x12\x16\n" +
-	"\x06sha256\x18\x04 \x01(\fR\x06sha256\"\x80\x01\n" +
+	"\x06sha256\x18\x04 \x01(\fR\x06sha256\"\x98\x01\n" +
 	"\rUploadRequest\x120\n" +
 	"\x06header\x18\x01 \x01(\v2\x18.dirsync.v1.UploadHeaderR\x06header\x12%\n" +
 	"\x03ops\x18\x02 \x03(\v2\x13.dirsync.v1.DeltaOpR\x03ops\x12\x16\n" +
-	"\x06finish\x18\x03 \x01(\bR\x06finish\"b\n" +
+	"\x06finish\x18\x03 \x01(\bR\x06finish\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\fR\x06sha256\"b\n" +
 	"\fUploadHeader\x12'\n" +
 	"\x05entry\x18\x01 \x01(\v2\x11.dirsync.v1.EntryR\x05entry\x12)\n" +
 	"\x04base\x18\x02 \x01(\v2\x15.dirsync.v1.DeltaBaseR\x04base\"B\n" +
