@@ -21,7 +21,8 @@ const signatureChunkBlocks = 8192
 // checksums of at most [signatureChunkBlocks] blocks per message. A block
 // size of 0 lets the engine choose one from the file's size; any other
 // must lie in [engine.MinBlockSize, engine.MaxBlockSize]. The file's
-// SHA-256 is computed in the same pass and recorded in the content index.
+// SHA-256 comes from the content index, or when the file changed behind
+// the server's back, is computed in the same pass and recorded there.
 func (s *Server) GetSignature(ctx context.Context, req *connect.Request[dirsyncv1.GetSignatureRequest], stream *connect.ServerStream[dirsyncv1.GetSignatureResponse]) error {
 	rel := req.Msg.GetPath()
 	hdr, sig, err := s.sign(rel, req.Msg.GetBlockSize())
@@ -76,15 +77,25 @@ func (s *Server) sign(rel string, blockSize uint32) (*dirsyncv1.SignatureHeader,
 	if !fi.Mode().IsRegular() {
 		return nil, nil, failf(connect.CodeFailedPrecondition, "path %q: not a regular file on the server", rel)
 	}
+	// The index knows the SHA-256 of a file whose size and mtime it
+	// recorded; only other files are hashed, in the same read.
+	c, known := s.index.get(rel)
+	known = known && c.matches(fi.Size(), fi.ModTime().UnixNano())
+	var r io.Reader = f
 	h := sha256.New()
-	sig, err := engine.Sign(io.TeeReader(f, h), fi.Size(), int(blockSize))
+	if !known {
+		r = io.TeeReader(f, h)
+	}
+	sig, err := engine.Sign(r, fi.Size(), int(blockSize))
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign %q: %w", rel, err)
 	}
-	c := content{size: sig.FileSize, mtimeNs: fi.ModTime().UnixNano()}
-	h.Sum(c.sum[:0])
-	if sig.FileSize == fi.Size() {
-		s.index.put(rel, c)
+	if !known {
+		c = content{size: sig.FileSize, mtimeNs: fi.ModTime().UnixNano()}
+		h.Sum(c.sum[:0])
+		if sig.FileSize == fi.Size() {
+			s.index.put(rel, c)
+		}
 	}
 	hdr := &dirsyncv1.SignatureHeader{
 		BlockSize:  uint32(sig.BlockSize),
