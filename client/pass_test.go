@@ -62,3 +62,25 @@ func TestNeedsHash(t *testing.T) {
 		})
 	}
 }
+
+func TestSummaryChanged(t *testing.T) {
+	cases := []struct {
+		sum  Summary
+		want bool
+	}{
+		{Summary{}, false},
+		{Summary{Unchanged: 5, Files: 5}, false},
+		{Summary{Sent: 1}, true},
+		{Summary{Deduplicated: 1}, true},
+		{Summary{Deleted: 1}, true},
+		{Summary{Directories: 1}, true},
+		{Summary{Symlinks: 1}, true},
+		{Summary{Metadata: 1}, true},
+		{Summary{Failed: 1}, false}, // a failure changes nothing; callers check Failed
+	}
+	for _, tc := range cases {
+		if got := tc.sum.Changed(); got != tc.want {
+			t.Errorf("%+v.Changed() = %v, want %v", tc.sum, got, tc.want)
+		}
+	}
+}

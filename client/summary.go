@@ -45,6 +45,13 @@ type Summary struct {
 	Duration time.Duration
 }
 
+// Changed reports whether the pass changed anything on the server. A full
+// pass that changed nothing and had no failures found the server's tree
+// already a mirror of the local one when it listed it.
+func (s Summary) Changed() bool {
+	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.Metadata > 0
+}
+
 // Speedup returns rsync's figure of merit: the size of the local files the
 // pass covered divided by the bytes on the wire; 0 when nothing crossed the
 // wire.

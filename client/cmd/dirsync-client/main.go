@@ -254,6 +254,11 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 		return failed(log, "sync failed", err)
 	}
 	fmt.Fprintln(stdout, sum.String())
+	if sum.Full && !sum.Changed() && sum.Failed == 0 {
+		// The listing the pass compared with was the check.
+		log.Info("verified: the server holds a mirror; nothing needed changing")
+		return exitOK
+	}
 	plan, err := c.Verify(ctx)
 	if err != nil {
 		return failed(log, "verify failed", err)
