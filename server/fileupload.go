@@ -116,7 +116,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 		return err
 	}
 	u.buf = uploadBuffers.Get().(*bufio.Writer)
-	u.buf.Reset(u.tmp)
+	u.buf.Reset(&writebackWriter{f: u.tmp})
 	u.out = &sizeLimitWriter{w: u.buf, limit: want.Size, rel: u.rel}
 	u.patcher, err = engine.NewPatcher(base, layout, u.out)
 	if err != nil {
