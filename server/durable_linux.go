@@ -1,0 +1,41 @@
+package server
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// startWriteback starts writing n bytes of f from off to disk, without
+// waiting. It is only a hint: a failure shows up at the fsync that
+// follows, so it is ignored here.
+func startWriteback(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
+	})
+}
+
+// canSyncFilesystem reports whether syncFilesystem is available.
+const canSyncFilesystem = true
+
+// syncFilesystem makes everything written to the file system that holds f
+// durable, with one syncfs(2): data, inodes and directory entries alike.
+func syncFilesystem(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("syncfs: %w", err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Syncfs(int(fd)) }); err != nil {
+		return fmt.Errorf("syncfs: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("syncfs: %w", serr)
+	}
+	return nil
+}

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package server
+
+import (
+	"errors"
+	"os"
+)
+
+// startWriteback does nothing where the kernel has no sync_file_range: the
+// final fsync writes everything.
+func startWriteback(*os.File, int64, int64) {}
+
+// canSyncFilesystem reports whether syncFilesystem is available.
+const canSyncFilesystem = false
+
+// syncFilesystem is not available here; group commits fsync each file.
+func syncFilesystem(*os.File) error {
+	return errors.New("syncfs is not available on this system")
+}
