@@ -20,6 +20,7 @@ demo: build ## Run a server on ./dirsync_to and a client watching ./dirsync_from
 	@mkdir -p dirsync_from dirsync_to
 	@./bin/dirsync-server --root dirsync_to & server=$$!; \
 	trap 'kill $$server 2>/dev/null; wait $$server' EXIT; \
+	for i in $$(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break; sleep 0.05; done; \
 	./bin/dirsync-client --dir dirsync_from
 
 .PHONY: generate
