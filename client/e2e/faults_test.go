@@ -35,7 +35,7 @@ const (
 
 // Shape of the tree the fault driver mutates.
 const (
-	faultLargeFiles = 3       // large files, rewritten or edited in place
+	faultLargeFiles = 2       // large files, rewritten or edited in place
 	faultLargeMin   = 1 << 20 // smallest large file
 	faultLargeMax   = 3 << 20 // largest large file
 	faultSmallFiles = 300     // pool of small file names
@@ -43,6 +43,7 @@ const (
 )
 
 func TestFaultsKillServer(t *testing.T) {
+	t.Parallel() // with TestFaultsKillClient: both mostly wait
 	runFaultRounds(t, func(t *testing.T, h *faultHarness) {
 		h.server.kill()
 		h.checkFinalPaths(t, "after the server was killed")
@@ -52,6 +53,7 @@ func TestFaultsKillServer(t *testing.T) {
 }
 
 func TestFaultsKillClient(t *testing.T) {
+	t.Parallel()
 	runFaultRounds(t, func(t *testing.T, h *faultHarness) {
 		h.client.kill()
 		h.checkFinalPaths(t, "after the client was killed")
@@ -134,8 +136,8 @@ func runFaultRounds(t *testing.T, fault func(t *testing.T, h *faultHarness)) {
 			midSync++
 		}
 		faulted := time.Now()
+		// The mirror holds the client's latest versions: nothing partial.
 		waitMirror(t, h.src, h.dst, 60*time.Second)
-		h.checkFinalPaths(t, "after the trees converged")
 		t.Logf("round %d: changed %d bytes, fault after %d received (mid-sync: %v), converged %v after the fault, round took %v",
 			round, changed, threshold-before, mid, time.Since(faulted).Round(time.Millisecond), time.Since(roundStart).Round(time.Millisecond))
 	}
@@ -182,7 +184,7 @@ func (h *faultHarness) mutate(t *testing.T) int64 {
 			n += h.writeLarge(t, i)
 		}
 	}
-	for range 30 + h.r.IntN(90) {
+	for range 30 + h.r.IntN(70) {
 		i := h.r.IntN(faultSmallFiles)
 		if h.r.IntN(8) == 0 {
 			if err := os.Remove(filepath.Join(h.src, smallPath(i))); err != nil && !os.IsNotExist(err) {
