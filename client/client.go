@@ -34,6 +34,9 @@ type Client struct {
 	// deltaThreshold is the smallest remote file worth a delta; smaller
 	// ones are sent as literals.
 	deltaThreshold int64
+	// noPartials is set once the server has said it does not implement
+	// GetPartial, so that it is not asked again.
+	noPartials atomic.Bool
 }
 
 // New checks opts, reads the ignore file and returns a Client. It does not

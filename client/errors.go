@@ -38,8 +38,10 @@ func transient(err error) bool {
 	switch connect.CodeOf(err) {
 	case connect.CodeUnavailable, connect.CodeDeadlineExceeded:
 		return true
-	case connect.CodeUnknown:
-		// Transport failures that Connect did not classify.
+	case connect.CodeUnknown, connect.CodeCanceled:
+		// Transport failures that Connect did not classify, or reported
+		// as a cancellation of the call that the connection's end caused
+		// (a bidirectional stream whose writes meet a reset).
 		var netErr net.Error
 		return errors.As(err, &netErr) ||
 			errors.Is(err, io.ErrUnexpectedEOF) ||

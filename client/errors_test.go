@@ -28,6 +28,7 @@ func TestTransient(t *testing.T) {
 		{"unexpected eof", io.ErrUnexpectedEOF, true},
 		{"cancelled", context.Canceled, false},
 		{"cancelled code", connect.NewError(connect.CodeCanceled, context.Canceled), false},
+		{"cancelled by a reset", connect.NewError(connect.CodeCanceled, &net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}), true},
 		{"invalid argument", connect.NewError(connect.CodeInvalidArgument, errors.New("bad")), false},
 		{"internal", connect.NewError(connect.CodeInternal, errors.New("bug")), false},
 		{"aborted", connect.NewError(connect.CodeAborted, errors.New("base changed")), false},

@@ -230,6 +230,7 @@ func (p *pass) uploaded(r uploadResult, again *[]*uploadJob) {
 		p.sum.Sent++
 		p.sum.LiteralBytes += r.resp.GetLiteralBytes()
 		p.sum.MatchedBytes += r.resp.GetMatchedBytes()
+		p.sum.ResumedBytes += r.resp.GetResumedBytes()
 	case r.resp.GetCode() == codeAborted && again != nil:
 		p.c.log.Debug("delta base changed; sending again", "path", path, "message", r.resp.GetMessage())
 		*again = append(*again, r.job)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"connectrpc.com/connect"
+
 	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
@@ -338,5 +340,5 @@ func (p *pass) failLocked(path, op string, err error) {
 // failCodeLocked records a failure the server reported, with p.mu held.
 func (p *pass) failCodeLocked(path, op string, code uint32, msg string) {
 	p.failed[path] = true
-	p.c.log.Warn("server refused change; retrying next pass", "path", path, "op", op, "code", code, "message", msg)
+	p.c.log.Warn("server refused change; retrying next pass", "path", path, "op", op, "code", connect.Code(code).String(), "message", msg)
 }

@@ -17,7 +17,9 @@ import (
 )
 
 // sendFile sends one file on the stream: a delta against the server's copy
-// when the job has a large enough remote file, literals otherwise. Problems
+// when the job has a large enough remote file, literals otherwise, either
+// of them only for the part after what the server kept of an interrupted
+// upload of the file, if anything. Problems
 // with the local file are reported for that file alone and sendFile
 // returns nil; an error means the stream (or the connection) is broken.
 func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
@@ -50,7 +52,22 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 		}
 	}
 
-	cost := min(job.local.Size, maxInflightBytes)
+	// The server may have kept the start of this file from an upload
+	// that broke off; h then holds the hash of that start, and f is
+	// positioned after it.
+	h := sha256.New()
+	resume, err := c.findResume(ctx, f, job.local, h)
+	if err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return err
+	}
+	var offset int64
+	if resume != nil {
+		header.Resume = resume
+		offset = resume.GetOffset()
+	}
+
+	cost := min(job.local.Size-offset, maxInflightBytes)
 	if err := s.acquire(ctx, cost); err != nil {
 		s.u.done(uploadResult{job: job, err: err})
 		return err
@@ -68,8 +85,7 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 		}
 		return nil
 	}
-	h := sha256.New()
-	lr := &io.LimitedReader{R: f, N: job.local.Size}
+	lr := &io.LimitedReader{R: f, N: job.local.Size - offset}
 	r := io.TeeReader(lr, h)
 	if sig != nil {
 		_, err = engine.Delta(sig, r, emit)

@@ -38,6 +38,9 @@ type Summary struct {
 	// rebuilt by the server from blocks of its old copies; DedupBytes were
 	// copied from content it already held.
 	LiteralBytes, MatchedBytes, DedupBytes int64
+	// ResumedBytes were not sent again because the server had kept them
+	// from an upload that broke off.
+	ResumedBytes int64
 	// WireBytes counts the bytes read and written on the TCP connections
 	// to the server during the pass, compression and framing included.
 	WireBytes int64
@@ -67,9 +70,13 @@ func (s Summary) String() string {
 	if s.DryRun {
 		return "dry run: " + s.Plan.String()
 	}
-	return fmt.Sprintf("sent %d files (%s literal, %s matched), deduplicated %d (%s), deleted %d, unchanged %d, failed %d; "+
+	resumed := ""
+	if s.ResumedBytes > 0 {
+		resumed = ", " + formatBytes(s.ResumedBytes) + " resumed"
+	}
+	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s), deleted %d, unchanged %d, failed %d; "+
 		"%s on the wire for %s in %d files, speedup %.2f, %s",
-		s.Sent, formatBytes(s.LiteralBytes), formatBytes(s.MatchedBytes), s.Deduplicated, formatBytes(s.DedupBytes),
+		s.Sent, formatBytes(s.LiteralBytes), formatBytes(s.MatchedBytes), resumed, s.Deduplicated, formatBytes(s.DedupBytes),
 		s.Deleted, s.Unchanged, s.Failed, formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
 		s.Speedup(), s.Duration.Round(time.Millisecond))
 }
@@ -89,6 +96,7 @@ func (s Summary) logAttrs() []any {
 		slog.Int64("literal_bytes", s.LiteralBytes),
 		slog.Int64("matched_bytes", s.MatchedBytes),
 		slog.Int64("dedup_bytes", s.DedupBytes),
+		slog.Int64("resumed_bytes", s.ResumedBytes),
 		slog.Int64("wire_bytes", s.WireBytes),
 		slog.Int64("total_bytes", s.TotalBytes),
 		slog.String("speedup", fmt.Sprintf("%.2f", s.Speedup())),

@@ -168,9 +168,40 @@ func (p *Patcher) write(b []byte) error {
 	return nil
 }
 
-// Written returns the number of bytes written to the output so far.
+// Written returns the number of bytes written to the output so far,
+// including a prefix given to [Patcher.Resume].
 func (p *Patcher) Written() int64 {
 	return p.written
+}
+
+// Resume takes the bytes read from prefix, up to its end, as the start of
+// the output that an earlier, interrupted attempt already wrote: they are
+// hashed into the SHA-256 that Finish checks and counted by Written, but
+// not written to the output again. It must be called before the first
+// Apply, at most once, and returns the number of bytes read. Nothing about
+// the prefix is trusted: Finish still checks the SHA-256 of the whole.
+func (p *Patcher) Resume(prefix io.Reader) (int64, error) {
+	switch {
+	case p.err != nil:
+		return 0, p.err
+	case p.done || p.written != 0:
+		return 0, fmt.Errorf("patch: resume after output: %w", ErrInvalidOp)
+	}
+	n, err := io.Copy(p.sum, prefix)
+	p.written = n
+	if err != nil {
+		p.err = fmt.Errorf("patch: read resumed prefix: %w", err)
+		return n, p.err
+	}
+	return n, nil
+}
+
+// Sum returns the SHA-256 of the output written so far, a resumed prefix
+// included. It does not change the state of the Patcher.
+func (p *Patcher) Sum() [32]byte {
+	var sum [32]byte
+	p.sum.Sum(sum[:0])
+	return sum
 }
 
 // Finish checks the SHA-256 of everything written against want. A

@@ -243,3 +243,70 @@ func TestPatcherWritten(t *testing.T) {
 		}
 	}
 }
+
+func TestPatcherResume(t *testing.T) {
+	base := randomBytes(4096, 31)
+	target := append(append([]byte{}, randomBytes(3000, 32)...), base[1024:3072]...)
+	layout := Layout{BlockSize: 1024, FileSize: int64(len(base))}
+	tests := []struct {
+		name   string
+		split  int // bytes of target already written by an earlier attempt
+		prefix []byte
+		wantOK bool
+	}{
+		{"empty prefix", 0, nil, true},
+		{"half of the literal", 1500, target[:1500], true},
+		{"whole literal", 3000, target[:3000], true},
+		{"corrupt prefix", 1500, append([]byte{target[0] ^ 1}, target[1:1500]...), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			p, err := NewPatcher(bytes.NewReader(base), layout, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := p.Resume(bytes.NewReader(tt.prefix))
+			if err != nil || n != int64(len(tt.prefix)) {
+				t.Fatalf("Resume = %d, %v; want %d, nil", n, err, len(tt.prefix))
+			}
+			if got, want := p.Sum(), sha256.Sum256(tt.prefix); got != want {
+				t.Errorf("Sum after Resume = %x, want %x", got, want)
+			}
+			if tt.split < 3000 {
+				if err := p.Apply(Op{Kind: OpLiteral, Data: target[tt.split:3000]}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := p.Apply(Op{Kind: OpCopy, Block: 1, Count: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if p.Written() != int64(len(target)) {
+				t.Errorf("Written = %d, want %d", p.Written(), len(target))
+			}
+			if !bytes.Equal(out.Bytes(), target[tt.split:]) {
+				t.Errorf("output is not the target after the prefix")
+			}
+			err = p.Finish(sha256.Sum256(target))
+			if tt.wantOK && err != nil {
+				t.Errorf("Finish = %v, want nil", err)
+			}
+			if !tt.wantOK && !errors.Is(err, ErrChecksumMismatch) {
+				t.Errorf("Finish = %v, want ErrChecksumMismatch", err)
+			}
+		})
+	}
+}
+
+func TestPatcherResumeAfterOutput(t *testing.T) {
+	p, err := NewPatcher(nil, Layout{BlockSize: MinBlockSize}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Apply(Op{Kind: OpLiteral, Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Resume(bytes.NewReader([]byte("y"))); !errors.Is(err, ErrInvalidOp) {
+		t.Errorf("Resume after Apply = %v, want ErrInvalidOp", err)
+	}
+}

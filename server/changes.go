@@ -148,6 +148,7 @@ func (s *Server) removeEntry(rel string, info fs.FileInfo) error {
 	} else {
 		err = s.root.Remove(rel)
 		s.index.remove(rel)
+		s.dropPartial(rel)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %q: %w", rel, err)

@@ -28,6 +28,16 @@
 // is a cache: an entry is used only while the file's size and modification
 // time still match it, and copied content is verified again.
 //
+// # Interrupted uploads
+//
+// When an Upload stream ends in the middle of a file of at least 1 MiB that
+// had not failed, the server keeps what it wrote, hidden, beside the target
+// (partial.go). GetPartial reports its size and SHA-256, and an upload whose
+// header names it (UploadHeader.resume) continues after it. The kept bytes
+// are hashed again when claimed, and the whole file's SHA-256 is verified as
+// for any upload, so nothing in a partial is trusted. A full disk (ENOSPC,
+// EDQUOT) fails the file with ResourceExhausted and leaves the old version.
+//
 // Errors are mapped to Connect codes in one place (errors.go); messages sent
 // to clients name relative paths only.
 package server

@@ -55,12 +55,14 @@ func (s *Server) classify(op, rel string, err error) (connect.Code, string) {
 		errors.Is(err, engine.ErrLiteralTooLarge),
 		errors.Is(err, engine.ErrInvalidSignature):
 		return connect.CodeInvalidArgument, fmt.Sprintf("%s %q: %v", op, rel, err)
+	case errors.Is(err, errPartialGone):
+		return connect.CodeAborted, fmt.Sprintf("%s %q: the kept partial upload is gone, send the file whole", op, rel)
 	case errors.Is(err, errBaseChanged):
 		return connect.CodeAborted, fmt.Sprintf("%s %q: base changed, send the file again", op, rel)
 	case errors.Is(err, engine.ErrChecksumMismatch):
 		return connect.CodeAborted, fmt.Sprintf("%s %q: %v", op, rel, err)
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return connect.CodeResourceExhausted, fmt.Sprintf("%s %q: no space left on the server", op, rel)
+		return connect.CodeResourceExhausted, fmt.Sprintf("%s %q: disk full, no space left on the server", op, rel)
 	case errors.Is(err, fs.ErrNotExist):
 		return connect.CodeNotFound, fmt.Sprintf("%s %q: not found", op, rel)
 	case errors.Is(err, context.Canceled):

@@ -49,6 +49,7 @@ type fileUpload struct {
 	buf     *bufio.Writer
 	patcher *engine.Patcher
 	literal int64   // literal bytes applied
+	resumed int64   // bytes taken from a kept partial upload
 	written int64   // bytes of the verified file
 	placed  content // the file in place, once committed
 
@@ -111,17 +112,30 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 		layout = engine.Layout{BlockSize: int(b.GetBlockSize()), FileSize: size}
 	}
 
-	u.tmp, u.tmpName, err = s.createTemp(u.dir, "")
-	if err != nil {
-		return err
-	}
-	u.buf = uploadBuffers.Get().(*bufio.Writer)
-	u.buf.Reset(&writebackWriter{f: u.tmp})
-	u.out = &sizeLimitWriter{w: u.buf, limit: want.Size, rel: u.rel}
+	u.out = &sizeLimitWriter{limit: want.Size, rel: u.rel}
 	u.patcher, err = engine.NewPatcher(base, layout, u.out)
 	if err != nil {
 		return fmt.Errorf("upload of %q: %w", u.rel, err)
 	}
+	if r := hdr.GetResume(); r != nil {
+		if r.GetOffset() < 1 || r.GetOffset() > want.Size || len(r.GetSha256()) != 32 {
+			return invalidf("upload of %q: resume from offset %d with a %d-byte sha256, want 1 to %d and 32",
+				u.rel, r.GetOffset(), len(r.GetSha256()), want.Size)
+		}
+		u.tmp, u.tmpName, err = u.claimPartial(r.GetOffset(), [32]byte(r.GetSha256()))
+		u.resumed = r.GetOffset()
+		u.out.n = r.GetOffset()
+	} else {
+		u.tmp, u.tmpName, err = s.createTemp(u.dir, "")
+	}
+	if err != nil {
+		return err
+	}
+	u.buf = uploadBuffers.Get().(*bufio.Writer)
+	// A resumed file continues after the kept bytes: writeback starts
+	// there.
+	u.buf.Reset(s.fileWriter(&writebackWriter{f: u.tmp, started: u.resumed, written: u.resumed}))
+	u.out.w = u.buf
 	return nil
 }
 
@@ -263,13 +277,14 @@ func (u *fileUpload) response() *dirsyncv1.UploadResponse {
 		return resp
 	}
 	resp.LiteralBytes = u.literal
-	resp.MatchedBytes = u.written - u.literal
+	resp.ResumedBytes = u.resumed
+	resp.MatchedBytes = u.written - u.literal - u.resumed
 	s.stats.filesWritten.Add(1)
 	s.stats.literalBytes.Add(resp.LiteralBytes)
 	s.stats.deltaSavedBytes.Add(resp.MatchedBytes)
 	s.stats.changed()
 	s.log.Debug("file written", "path", u.rel, "bytes", u.written,
-		"literal_bytes", resp.LiteralBytes, "matched_bytes", resp.MatchedBytes)
+		"literal_bytes", resp.LiteralBytes, "matched_bytes", resp.MatchedBytes, "resumed_bytes", resp.ResumedBytes)
 	return resp
 }
 

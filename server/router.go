@@ -146,3 +146,12 @@ func (r *Router) Upload(ctx context.Context, stream *connect.BidiStream[dirsyncv
 	}
 	return s.Upload(ctx, stream)
 }
+
+// GetPartial reports a kept partial upload in the caller's tenant's tree.
+func (r *Router) GetPartial(ctx context.Context, req *connect.Request[dirsyncv1.GetPartialRequest]) (*connect.Response[dirsyncv1.GetPartialResponse], error) {
+	s, err := r.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.GetPartial(ctx, req)
+}

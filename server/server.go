@@ -38,6 +38,13 @@ type Options struct {
 	// builds its content index and manifests; 0 means up to 4, bounded by
 	// GOMAXPROCS.
 	HashWorkers int
+	// WriteFault is a hook for tests only, nil otherwise: when set, it is
+	// called before every write of file content (uploads and copied
+	// content) with the number of bytes about to be written, and an error
+	// it returns fails that write as if the file system had. Tests use it
+	// to make the disk look full (syscall.ENOSPC) where they cannot mount
+	// a small file system. It must be safe for concurrent use.
+	WriteFault func(n int) error
 }
 
 // Server is the dirsync SyncService over one root directory. Build it with
@@ -54,9 +61,12 @@ type Server struct {
 	maxMsgBytes int
 	hashWorkers int
 
-	index *contentIndex
-	locks *pathLocks
-	stats stats
+	index    *contentIndex
+	locks    *pathLocks
+	partials partials
+	stats    stats
+	// writeFault is Options.WriteFault.
+	writeFault func(n int) error
 
 	handler   http.Handler
 	closeOnce sync.Once
@@ -87,6 +97,7 @@ func New(root string, opts Options) (*Server, error) {
 		log:         opts.Logger,
 		maxMsgBytes: opts.MaxMessageBytes,
 		hashWorkers: opts.HashWorkers,
+		writeFault:  opts.WriteFault,
 		index:       newContentIndex(),
 		locks:       newPathLocks(),
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -124,6 +125,7 @@ func (s *Server) rename(d *os.Root, tmp, name, rel string) error {
 	if err := d.Rename(tmp, name); err != nil {
 		return fmt.Errorf("rename into %q: %w", rel, err)
 	}
+	s.dropPartial(rel)
 	return nil
 }
 
@@ -156,4 +158,27 @@ func syncRoot(d *os.Root, dir string) error {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	return nil
+}
+
+// fileWriter returns the writer that file content for w goes through: w
+// itself, or w behind the test hook [Options.WriteFault].
+func (s *Server) fileWriter(w io.Writer) io.Writer {
+	if s.writeFault == nil {
+		return w
+	}
+	return &faultWriter{w: w, fault: s.writeFault}
+}
+
+// faultWriter fails the writes its fault function refuses.
+type faultWriter struct {
+	w     io.Writer
+	fault func(n int) error
+}
+
+// Write writes p unless fault refuses it.
+func (w *faultWriter) Write(p []byte) (int, error) {
+	if err := w.fault(len(p)); err != nil {
+		return 0, err
+	}
+	return w.w.Write(p)
 }

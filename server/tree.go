@@ -48,7 +48,8 @@ func (s *Server) logScanErrors(errs []engine.ScanError) {
 }
 
 // buildIndex removes the temporary files an earlier run left anywhere
-// under the root, then hashes every regular file into the content index.
+// under the root, except partial uploads young enough to be resumed, then
+// hashes every regular file into the content index.
 func (s *Server) buildIndex(ctx context.Context) error {
 	start := time.Now()
 	var stale []string
@@ -63,7 +64,13 @@ func (s *Server) buildIndex(ctx context.Context) error {
 		return fmt.Errorf("scan root: %w", err)
 	}
 	s.logScanErrors(errs)
+	now := time.Now()
+	kept := 0
 	for _, rel := range stale {
+		if isPartialName(path.Base(rel)) && s.keepPartial(rel, now) {
+			kept++
+			continue
+		}
 		if err := s.root.RemoveAll(rel); err != nil {
 			return fmt.Errorf("remove stale temporary file %q: %w", rel, err)
 		}
@@ -75,6 +82,6 @@ func (s *Server) buildIndex(ctx context.Context) error {
 	}
 	files, bytes, unique := s.index.stats()
 	s.log.Info("content index built", "entries", len(m), "files", files, "bytes", bytes,
-		"unique_contents", unique, "stale_temp_files", len(stale), "duration", time.Since(start).Round(time.Millisecond))
+		"unique_contents", unique, "stale_temp_files", len(stale)-kept, "partial_uploads", kept, "duration", time.Since(start).Round(time.Millisecond))
 	return nil
 }

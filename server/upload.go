@@ -41,7 +41,9 @@ func (s *Server) receiveUploads(ctx context.Context, stream *connect.BidiStream[
 	var cur *fileUpload
 	defer func() {
 		if cur != nil {
-			cur.release()
+			// The stream ended in the middle of a file: keep what it
+			// built for a retry to resume.
+			cur.suspend()
 		}
 	}()
 	for {

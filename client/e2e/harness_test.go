@@ -182,7 +182,14 @@ func (s *server) url() string { return "http://" + s.addr }
 // runOnce runs dirsync-client --once and returns its exit code and output.
 func runOnce(t *testing.T, dir string, s *server, extra ...string) (int, string) {
 	t.Helper()
-	args := append([]string{"--dir", dir, "--server", s.url(), "--once"}, extra...)
+	return runOnceURL(t, dir, s.url(), extra...)
+}
+
+// runOnceURL runs dirsync-client --once against the server URL serverURL
+// and returns its exit code and output.
+func runOnceURL(t *testing.T, dir, serverURL string, extra ...string) (int, string) {
+	t.Helper()
+	args := append([]string{"--dir", dir, "--server", serverURL, "--once"}, extra...)
 	cmd := exec.Command(filepath.Join(binDir, "dirsync-client"), args...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()
@@ -201,6 +208,17 @@ func runOnce(t *testing.T, dir string, s *server, extra ...string) (int, string)
 func syncOnce(t *testing.T, dir string, s *server, extra ...string) string {
 	t.Helper()
 	code, out := runOnce(t, dir, s, extra...)
+	if code != 0 {
+		t.Fatalf("dirsync-client --once exited %d:\n%s\nserver:\n%s", code, out, s.output.String())
+	}
+	return out
+}
+
+// syncOnceURL is syncOnce against serverURL, which reaches s some other
+// way than its own address, e.g. through a proxy.
+func syncOnceURL(t *testing.T, dir, serverURL string, s *server, extra ...string) string {
+	t.Helper()
+	code, out := runOnceURL(t, dir, serverURL, extra...)
 	if code != 0 {
 		t.Fatalf("dirsync-client --once exited %d:\n%s\nserver:\n%s", code, out, s.output.String())
 	}

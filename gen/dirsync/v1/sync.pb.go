@@ -1094,7 +1094,12 @@ type UploadHeader struct {
 	Entry *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
 	// Set when the operations are a delta against the server's current copy
 	// of the file at the same path; unset when they are literals only.
-	Base          *DeltaBase `protobuf:"bytes,2,opt,name=base,proto3" json:"base,omitempty"`
+	Base *DeltaBase `protobuf:"bytes,2,opt,name=base,proto3" json:"base,omitempty"`
+	// Set to resume an interrupted upload of the same path: the file starts
+	// with bytes the server kept (see GetPartial), and the operations build
+	// only the rest, from resume.offset on. Unset for a whole file. A delta
+	// base may be set as well; its blocks are copied after the kept bytes.
+	Resume        *ResumeFrom `protobuf:"bytes,3,opt,name=resume,proto3" json:"resume,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1143,6 +1148,73 @@ func (x *UploadHeader) GetBase() *DeltaBase {
 	return nil
 }
 
+func (x *UploadHeader) GetResume() *ResumeFrom {
+	if x != nil {
+		return x.Resume
+	}
+	return nil
+}
+
+// ResumeFrom names the kept start of a file that an upload continues.
+type ResumeFrom struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of kept bytes the file starts with, as GetPartial reported;
+	// at least 1 and at most the file's size.
+	Offset int64 `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	// SHA-256 of those bytes, as GetPartial reported and the client checked
+	// against its own file. If the server no longer keeps exactly these
+	// bytes, the upload fails with ABORTED and the client sends the file
+	// whole. The SHA-256 of the whole file still decides whether it is
+	// accepted.
+	Sha256        []byte `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeFrom) Reset() {
+	*x = ResumeFrom{}
+	mi := &file_dirsync_v1_sync_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeFrom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeFrom) ProtoMessage() {}
+
+func (x *ResumeFrom) ProtoReflect() protoreflect.Message {
+	mi := &file_dirsync_v1_sync_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeFrom.ProtoReflect.Descriptor instead.
+func (*ResumeFrom) Descriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ResumeFrom) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ResumeFrom) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
 // DeltaBase identifies the signature a delta was computed against.
 type DeltaBase struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1158,7 +1230,7 @@ type DeltaBase struct {
 
 func (x *DeltaBase) Reset() {
 	*x = DeltaBase{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[14]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1242,7 @@ func (x *DeltaBase) String() string {
 func (*DeltaBase) ProtoMessage() {}
 
 func (x *DeltaBase) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[14]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1255,7 @@ func (x *DeltaBase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeltaBase.ProtoReflect.Descriptor instead.
 func (*DeltaBase) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{14}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeltaBase) GetSha256() []byte {
@@ -1216,7 +1288,7 @@ type DeltaOp struct {
 
 func (x *DeltaOp) Reset() {
 	*x = DeltaOp{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[15]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1300,7 @@ func (x *DeltaOp) String() string {
 func (*DeltaOp) ProtoMessage() {}
 
 func (x *DeltaOp) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[15]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1313,7 @@ func (x *DeltaOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeltaOp.ProtoReflect.Descriptor instead.
 func (*DeltaOp) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{15}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeltaOp) GetOp() isDeltaOp_Op {
@@ -1300,7 +1372,7 @@ type BlockRun struct {
 
 func (x *BlockRun) Reset() {
 	*x = BlockRun{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[16]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1384,7 @@ func (x *BlockRun) String() string {
 func (*BlockRun) ProtoMessage() {}
 
 func (x *BlockRun) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[16]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1397,7 @@ func (x *BlockRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRun.ProtoReflect.Descriptor instead.
 func (*BlockRun) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{16}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BlockRun) GetStart() uint64 {
@@ -1355,14 +1427,17 @@ type UploadResponse struct {
 	// Bytes of the file that came as literals.
 	LiteralBytes int64 `protobuf:"varint,4,opt,name=literal_bytes,json=literalBytes,proto3" json:"literal_bytes,omitempty"`
 	// Bytes of the file copied from blocks of the old copy.
-	MatchedBytes  int64 `protobuf:"varint,5,opt,name=matched_bytes,json=matchedBytes,proto3" json:"matched_bytes,omitempty"`
+	MatchedBytes int64 `protobuf:"varint,5,opt,name=matched_bytes,json=matchedBytes,proto3" json:"matched_bytes,omitempty"`
+	// Bytes of the file taken from what the server kept of an interrupted
+	// upload (UploadHeader.resume), which did not cross the network again.
+	ResumedBytes  int64 `protobuf:"varint,6,opt,name=resumed_bytes,json=resumedBytes,proto3" json:"resumed_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[17]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1449,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[17]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1462,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{17}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UploadResponse) GetPath() string {
@@ -1423,6 +1498,117 @@ func (x *UploadResponse) GetMatchedBytes() int64 {
 		return x.MatchedBytes
 	}
 	return 0
+}
+
+func (x *UploadResponse) GetResumedBytes() int64 {
+	if x != nil {
+		return x.ResumedBytes
+	}
+	return 0
+}
+
+// GetPartialRequest names the file whose interrupted upload to look up.
+type GetPartialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Canonical relative path of the file.
+	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPartialRequest) Reset() {
+	*x = GetPartialRequest{}
+	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPartialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPartialRequest) ProtoMessage() {}
+
+func (x *GetPartialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPartialRequest.ProtoReflect.Descriptor instead.
+func (*GetPartialRequest) Descriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetPartialRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+// GetPartialResponse describes the kept start of an interrupted upload.
+type GetPartialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Bytes kept: the first size bytes of the file the interrupted upload
+	// was building. 0 when the server keeps nothing for the path.
+	Size int64 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	// SHA-256 of the kept bytes, 32 bytes; empty when size is 0. The client
+	// resumes only when the same number of bytes at the start of its file
+	// has the same SHA-256.
+	Sha256        []byte `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPartialResponse) Reset() {
+	*x = GetPartialResponse{}
+	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPartialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPartialResponse) ProtoMessage() {}
+
+func (x *GetPartialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPartialResponse.ProtoReflect.Descriptor instead.
+func (*GetPartialResponse) Descriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetPartialResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *GetPartialResponse) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
 }
 
 var File_dirsync_v1_sync_proto protoreflect.FileDescriptor
@@ -1501,10 +1687,15 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\v2\x18.dirsync.v1.UploadHeaderR\x06header\x12%\n" +
 	"\x03ops\x18\x02 \x03(\v2\x13.dirsync.v1.DeltaOpR\x03ops\x12\x16\n" +
 	"\x06finish\x18\x03 \x01(\bR\x06finish\x12\x16\n" +
-	"\x06sha256\x18\x04 \x01(\fR\x06sha256\"b\n" +
+	"\x06sha256\x18\x04 \x01(\fR\x06sha256\"\x92\x01\n" +
 	"\fUploadHeader\x12'\n" +
 	"\x05entry\x18\x01 \x01(\v2\x11.dirsync.v1.EntryR\x05entry\x12)\n" +
-	"\x04base\x18\x02 \x01(\v2\x15.dirsync.v1.DeltaBaseR\x04base\"B\n" +
+	"\x04base\x18\x02 \x01(\v2\x15.dirsync.v1.DeltaBaseR\x04base\x12.\n" +
+	"\x06resume\x18\x03 \x01(\v2\x16.dirsync.v1.ResumeFromR\x06resume\"<\n" +
+	"\n" +
+	"ResumeFrom\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256\"B\n" +
 	"\tDeltaBase\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\fR\x06sha256\x12\x1d\n" +
 	"\n" +
@@ -1515,24 +1706,32 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x02op\"6\n" +
 	"\bBlockRun\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\x04R\x05start\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\x9c\x01\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\xc1\x01\n" +
 	"\x0eUploadResponse\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12#\n" +
 	"\rliteral_bytes\x18\x04 \x01(\x03R\fliteralBytes\x12#\n" +
-	"\rmatched_bytes\x18\x05 \x01(\x03R\fmatchedBytes*n\n" +
+	"\rmatched_bytes\x18\x05 \x01(\x03R\fmatchedBytes\x12#\n" +
+	"\rresumed_bytes\x18\x06 \x01(\x03R\fresumedBytes\"'\n" +
+	"\x11GetPartialRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"@\n" +
+	"\x12GetPartialResponse\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256*n\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fENTRY_TYPE_FILE\x10\x01\x12\x18\n" +
 	"\x14ENTRY_TYPE_DIRECTORY\x10\x02\x12\x16\n" +
-	"\x12ENTRY_TYPE_SYMLINK\x10\x032\xa1\x03\n" +
+	"\x12ENTRY_TYPE_SYMLINK\x10\x032\xf3\x03\n" +
 	"\vSyncService\x12D\n" +
 	"\x06Status\x12\x19.dirsync.v1.StatusRequest\x1a\x1a.dirsync.v1.StatusResponse\"\x03\x90\x02\x01\x12U\n" +
 	"\vGetManifest\x12\x1e.dirsync.v1.GetManifestRequest\x1a\x1f.dirsync.v1.GetManifestResponse\"\x03\x90\x02\x010\x01\x12V\n" +
 	"\fApplyChanges\x12\x1f.dirsync.v1.ApplyChangesRequest\x1a .dirsync.v1.ApplyChangesResponse\"\x03\x90\x02\x02\x12X\n" +
 	"\fGetSignature\x12\x1f.dirsync.v1.GetSignatureRequest\x1a .dirsync.v1.GetSignatureResponse\"\x03\x90\x02\x010\x01\x12C\n" +
-	"\x06Upload\x12\x19.dirsync.v1.UploadRequest\x1a\x1a.dirsync.v1.UploadResponse(\x010\x01B\x99\x01\n" +
+	"\x06Upload\x12\x19.dirsync.v1.UploadRequest\x1a\x1a.dirsync.v1.UploadResponse(\x010\x01\x12P\n" +
+	"\n" +
+	"GetPartial\x12\x1d.dirsync.v1.GetPartialRequest\x1a\x1e.dirsync.v1.GetPartialResponse\"\x03\x90\x02\x01B\x99\x01\n" +
 	"\x0ecom.dirsync.v1B\tSyncProtoP\x01Z3github.com/dirsync/dirsync/gen/dirsync/v1;dirsyncv1\xa2\x02\x03DXX\xaa\x02\n" +
 	"Dirsync.V1\xca\x02\n" +
 	"Dirsync\\V1\xe2\x02\x16Dirsync\\V1\\GPBMetadata\xea\x02\vDirsync::V1b\x06proto3"
@@ -1550,7 +1749,7 @@ func file_dirsync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_dirsync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dirsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_dirsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_dirsync_v1_sync_proto_goTypes = []any{
 	(EntryType)(0),                // 0: dirsync.v1.EntryType
 	(*Entry)(nil),                 // 1: dirsync.v1.Entry
@@ -1567,16 +1766,19 @@ var file_dirsync_v1_sync_proto_goTypes = []any{
 	(*SignatureHeader)(nil),       // 12: dirsync.v1.SignatureHeader
 	(*UploadRequest)(nil),         // 13: dirsync.v1.UploadRequest
 	(*UploadHeader)(nil),          // 14: dirsync.v1.UploadHeader
-	(*DeltaBase)(nil),             // 15: dirsync.v1.DeltaBase
-	(*DeltaOp)(nil),               // 16: dirsync.v1.DeltaOp
-	(*BlockRun)(nil),              // 17: dirsync.v1.BlockRun
-	(*UploadResponse)(nil),        // 18: dirsync.v1.UploadResponse
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*ResumeFrom)(nil),            // 15: dirsync.v1.ResumeFrom
+	(*DeltaBase)(nil),             // 16: dirsync.v1.DeltaBase
+	(*DeltaOp)(nil),               // 17: dirsync.v1.DeltaOp
+	(*BlockRun)(nil),              // 18: dirsync.v1.BlockRun
+	(*UploadResponse)(nil),        // 19: dirsync.v1.UploadResponse
+	(*GetPartialRequest)(nil),     // 20: dirsync.v1.GetPartialRequest
+	(*GetPartialResponse)(nil),    // 21: dirsync.v1.GetPartialResponse
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
 }
 var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: dirsync.v1.Entry.type:type_name -> dirsync.v1.EntryType
-	19, // 1: dirsync.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	19, // 2: dirsync.v1.StatusResponse.last_change_at:type_name -> google.protobuf.Timestamp
+	22, // 1: dirsync.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	22, // 2: dirsync.v1.StatusResponse.last_change_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: dirsync.v1.GetManifestResponse.entries:type_name -> dirsync.v1.Entry
 	7,  // 4: dirsync.v1.ApplyChangesRequest.changes:type_name -> dirsync.v1.Change
 	1,  // 5: dirsync.v1.Change.make_directory:type_name -> dirsync.v1.Entry
@@ -1586,25 +1788,28 @@ var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	9,  // 9: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
 	12, // 10: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
 	14, // 11: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
-	16, // 12: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
+	17, // 12: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
 	1,  // 13: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
-	15, // 14: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
-	17, // 15: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
-	2,  // 16: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
-	4,  // 17: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
-	6,  // 18: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
-	10, // 19: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
-	13, // 20: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
-	3,  // 21: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
-	5,  // 22: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
-	8,  // 23: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
-	11, // 24: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
-	18, // 25: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
-	21, // [21:26] is the sub-list for method output_type
-	16, // [16:21] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	16, // 14: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
+	15, // 15: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
+	18, // 16: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
+	2,  // 17: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
+	4,  // 18: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
+	6,  // 19: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
+	10, // 20: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
+	13, // 21: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
+	20, // 22: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
+	3,  // 23: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
+	5,  // 24: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
+	8,  // 25: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
+	11, // 26: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
+	19, // 27: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
+	21, // 28: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_dirsync_v1_sync_proto_init() }
@@ -1619,7 +1824,7 @@ func file_dirsync_v1_sync_proto_init() {
 		(*Change_SetMetadata)(nil),
 		(*Change_CopyContent)(nil),
 	}
-	file_dirsync_v1_sync_proto_msgTypes[15].OneofWrappers = []any{
+	file_dirsync_v1_sync_proto_msgTypes[16].OneofWrappers = []any{
 		(*DeltaOp_Copy)(nil),
 		(*DeltaOp_Literal)(nil),
 	}
@@ -1629,7 +1834,7 @@ func file_dirsync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dirsync_v1_sync_proto_rawDesc), len(file_dirsync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

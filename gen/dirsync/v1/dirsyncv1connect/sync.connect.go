@@ -45,6 +45,8 @@ const (
 	SyncServiceGetSignatureProcedure = "/dirsync.v1.SyncService/GetSignature"
 	// SyncServiceUploadProcedure is the fully-qualified name of the SyncService's Upload RPC.
 	SyncServiceUploadProcedure = "/dirsync.v1.SyncService/Upload"
+	// SyncServiceGetPartialProcedure is the fully-qualified name of the SyncService's GetPartial RPC.
+	SyncServiceGetPartialProcedure = "/dirsync.v1.SyncService/GetPartial"
 )
 
 // SyncServiceClient is a client for the dirsync.v1.SyncService service.
@@ -72,6 +74,12 @@ type SyncServiceClient interface {
 	// The client may close its side at any time after a finish; the server then
 	// ends the stream once every file has been answered.
 	Upload(context.Context) *connect.BidiStreamForClient[v1.UploadRequest, v1.UploadResponse]
+	// GetPartial reports what the server kept of an interrupted upload of one
+	// file: when an Upload stream breaks in the middle of a large file, the
+	// server keeps the bytes it had written, hidden, so that a retry can
+	// resume after them (UploadHeader.resume) instead of sending them again.
+	// The answer has size 0 when nothing is kept for the path.
+	GetPartial(context.Context, *connect.Request[v1.GetPartialRequest]) (*connect.Response[v1.GetPartialResponse], error)
 }
 
 // NewSyncServiceClient constructs a client for the dirsync.v1.SyncService service. By default, it
@@ -119,6 +127,13 @@ func NewSyncServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(syncServiceMethods.ByName("Upload")),
 			connect.WithClientOptions(opts...),
 		),
+		getPartial: connect.NewClient[v1.GetPartialRequest, v1.GetPartialResponse](
+			httpClient,
+			baseURL+SyncServiceGetPartialProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("GetPartial")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -129,6 +144,7 @@ type syncServiceClient struct {
 	applyChanges *connect.Client[v1.ApplyChangesRequest, v1.ApplyChangesResponse]
 	getSignature *connect.Client[v1.GetSignatureRequest, v1.GetSignatureResponse]
 	upload       *connect.Client[v1.UploadRequest, v1.UploadResponse]
+	getPartial   *connect.Client[v1.GetPartialRequest, v1.GetPartialResponse]
 }
 
 // Status calls dirsync.v1.SyncService.Status.
@@ -156,6 +172,11 @@ func (c *syncServiceClient) Upload(ctx context.Context) *connect.BidiStreamForCl
 	return c.upload.CallBidiStream(ctx)
 }
 
+// GetPartial calls dirsync.v1.SyncService.GetPartial.
+func (c *syncServiceClient) GetPartial(ctx context.Context, req *connect.Request[v1.GetPartialRequest]) (*connect.Response[v1.GetPartialResponse], error) {
+	return c.getPartial.CallUnary(ctx, req)
+}
+
 // SyncServiceHandler is an implementation of the dirsync.v1.SyncService service.
 type SyncServiceHandler interface {
 	// Status reports what the server holds and what it has done since it
@@ -181,6 +202,12 @@ type SyncServiceHandler interface {
 	// The client may close its side at any time after a finish; the server then
 	// ends the stream once every file has been answered.
 	Upload(context.Context, *connect.BidiStream[v1.UploadRequest, v1.UploadResponse]) error
+	// GetPartial reports what the server kept of an interrupted upload of one
+	// file: when an Upload stream breaks in the middle of a large file, the
+	// server keeps the bytes it had written, hidden, so that a retry can
+	// resume after them (UploadHeader.resume) instead of sending them again.
+	// The answer has size 0 when nothing is kept for the path.
+	GetPartial(context.Context, *connect.Request[v1.GetPartialRequest]) (*connect.Response[v1.GetPartialResponse], error)
 }
 
 // NewSyncServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -224,6 +251,13 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(syncServiceMethods.ByName("Upload")),
 		connect.WithHandlerOptions(opts...),
 	)
+	syncServiceGetPartialHandler := connect.NewUnaryHandler(
+		SyncServiceGetPartialProcedure,
+		svc.GetPartial,
+		connect.WithSchema(syncServiceMethods.ByName("GetPartial")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dirsync.v1.SyncService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SyncServiceStatusProcedure:
@@ -236,6 +270,8 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 			syncServiceGetSignatureHandler.ServeHTTP(w, r)
 		case SyncServiceUploadProcedure:
 			syncServiceUploadHandler.ServeHTTP(w, r)
+		case SyncServiceGetPartialProcedure:
+			syncServiceGetPartialHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -263,4 +299,8 @@ func (UnimplementedSyncServiceHandler) GetSignature(context.Context, *connect.Re
 
 func (UnimplementedSyncServiceHandler) Upload(context.Context, *connect.BidiStream[v1.UploadRequest, v1.UploadResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("dirsync.v1.SyncService.Upload is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) GetPartial(context.Context, *connect.Request[v1.GetPartialRequest]) (*connect.Response[v1.GetPartialResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dirsync.v1.SyncService.GetPartial is not implemented"))
 }
