@@ -59,6 +59,10 @@ func (s *Server) copyFrom(src string, e engine.Entry) (int64, error) {
 		return 0, fmt.Errorf("check %q: %w", src, errStaleSource)
 	}
 
+	if err := s.reserveTemp(e.Path, c.size); err != nil {
+		return 0, err
+	}
+	defer s.temp.release(c.size)
 	tmp, tmpName, err := s.createTemp(s.root, engine.ParentPath(e.Path))
 	if err != nil {
 		return 0, err
