@@ -88,7 +88,7 @@ func (s *Server) applyChange(ctx context.Context, ch *dirsyncv1.Change) *dirsync
 // Without makeParents, a missing parent is passed on to fn, whose lstat
 // then reports the entry missing.
 func (s *Server) mutate(ctx context.Context, rel string, makeParents bool, fn func() error) error {
-	if err := checkWritePath(rel); err != nil {
+	if err := checkPath(rel); err != nil {
 		return err
 	}
 	unlock, err := s.locks.lock(ctx, rel)

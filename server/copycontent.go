@@ -36,7 +36,7 @@ func (s *Server) copyContent(e engine.Entry) (int64, error) {
 		s.stats.changed()
 		return n, nil
 	}
-	return 0, failf(connect.CodeNotFound, "copy content to %q: no content with sha256 %x on the server", e.Path, e.SHA256)
+	return 0, failf(connect.CodeNotFound, "copy content to %q: no content with that sha256 on the server", e.Path)
 }
 
 // copyFrom copies the file src, which the index says holds e.SHA256, into

@@ -76,7 +76,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 	if err != nil {
 		return err
 	}
-	if err := checkWritePath(want.Path); err != nil {
+	if err := checkPath(want.Path); err != nil {
 		return err
 	}
 	switch {

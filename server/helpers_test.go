@@ -44,6 +44,7 @@ var protocols = []protocol{
 type testEnv struct {
 	root   string
 	srv    *Server
+	hs     *httptest.Server
 	client dirsyncv1connect.SyncServiceClient
 }
 
@@ -69,7 +70,7 @@ func newEnvOpts(t *testing.T, root string, p protocol, opts Options) *testEnv {
 	hs.EnableHTTP2 = true
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
-	return &testEnv{root: root, srv: srv, client: dirsyncv1connect.NewSyncServiceClient(hs.Client(), hs.URL, p.opts...)}
+	return &testEnv{root: root, srv: srv, hs: hs, client: dirsyncv1connect.NewSyncServiceClient(hs.Client(), hs.URL, p.opts...)}
 }
 
 // forEachProtocol runs f in a subtest per protocol, each with its own

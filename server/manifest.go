@@ -6,7 +6,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
@@ -27,7 +26,7 @@ func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1
 			fmt.Errorf("%d paths in one manifest request, at most %d allowed", len(scopes), maxManifestScopes))
 	}
 	for _, p := range scopes {
-		if err := engine.ValidatePath(p); err != nil {
+		if err := checkPath(p); err != nil {
 			return s.connectError("get manifest", p, err)
 		}
 	}
