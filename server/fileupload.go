@@ -172,7 +172,7 @@ func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
 		}
 		op, err := opFromProto(pop)
 		if err != nil {
-			u.fail(err)
+			u.fail(invalidf("upload of %q: %v", u.rel, err))
 			return
 		}
 		if err := u.patcher.Apply(op); err != nil {
