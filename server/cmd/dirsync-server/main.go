@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -188,13 +189,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.listen, "listen", envOr("DIRSYNC_LISTEN", "127.0.0.1:8080"),
 		"address to listen on; port 0 picks a free port (env DIRSYNC_LISTEN)")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn or error (env DIRSYNC_LOG_LEVEL)")
-	fs.IntVar(&cfg.maxMessageBytes, "max-message-bytes", maxBytes,
+	fs.IntVar(&cfg.maxMessageBytes, "max-message-bytes", int(min(maxBytes, math.MaxInt32)),
 		"largest request message accepted, in bytes (env DIRSYNC_MAX_MESSAGE_BYTES)")
-	fs.Int64Var(&cfg.maxFileBytes, "max-file-bytes", int64(maxFile),
+	fs.Int64Var(&cfg.maxFileBytes, "max-file-bytes", maxFile,
 		"largest file an upload may write, in bytes; 0 means unlimited (env DIRSYNC_MAX_FILE_BYTES)")
-	fs.Int64Var(&cfg.maxTempBytes, "max-temp-bytes", int64(maxTemp),
+	fs.Int64Var(&cfg.maxTempBytes, "max-temp-bytes", maxTemp,
 		"bytes of uploads in flight per tenant, reserved on each file's declared size; a file larger than this is still accepted alone; 0 means unlimited (env DIRSYNC_MAX_TEMP_BYTES)")
-	fs.IntVar(&cfg.maxUploadStreams, "max-upload-streams", maxStreams,
+	fs.IntVar(&cfg.maxUploadStreams, "max-upload-streams", int(min(maxStreams, math.MaxInt32)),
 		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -260,12 +261,12 @@ func indent(s string) string {
 
 // envInt returns the environment variable key as a number of at least
 // min, or def if it is unset or empty.
-func envInt(key string, def, min int) (int, error) {
+func envInt(key string, def, min int64) (int64, error) {
 	v := os.Getenv(key)
 	if v == "" {
 		return def, nil
 	}
-	n, err := strconv.Atoi(v)
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < min {
 		return 0, fmt.Errorf("%s=%q: want a whole number of at least %d", key, v, min)
 	}
