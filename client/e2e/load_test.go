@@ -118,6 +118,13 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("server exited during the load: %v", srv.err)
 	default:
 	}
+	// Garbage is the peer's fault: nothing of it may reach the server's
+	// errors, which are kept for its own failures.
+	for _, l := range lines(srv.output.String()) {
+		if strings.Contains(l, "level=ERROR") {
+			t.Errorf("server logged an error: %s", l)
+		}
+	}
 }
 
 // loadToken is the token of tenant i.
