@@ -282,6 +282,8 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		}
 		return h
 	}
+	lateEntry := entry("late", int64(len(target)), sumTarget)
+	lateEntry.Sha256 = nil
 	good := []*dirsyncv1.DeltaOp{copyOp(0, 1), literalOp(target[1024:2048]), copyOp(2, 2)}
 	var seeds [][]*dirsyncv1.UploadRequest
 	seeds = append(seeds,
@@ -297,6 +299,8 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		[]*dirsyncv1.UploadRequest{{Header: hdr("base", true), Ops: good}},
 		[]*dirsyncv1.UploadRequest{{Ops: good}, {Finish: true}},
 		[]*dirsyncv1.UploadRequest{{Header: hdr("a", false)}, {Header: hdr("b", false)}},
+		// The SHA-256 with the finish instead of the header.
+		[]*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: lateEntry}, Ops: []*dirsyncv1.DeltaOp{literalOp(target)}}, {Finish: true, Sha256: sumTarget[:]}},
 	)
 	return seeds
 }
