@@ -40,6 +40,9 @@ type fakeServer struct {
 	// abortOnce makes the first delta upload of these paths fail with
 	// ABORTED, as if the base changed meanwhile.
 	abortOnce map[string]bool
+	// exhaustOnce makes the next upload of these paths fail with
+	// RESOURCE_EXHAUSTED, as a server over one of its limits does.
+	exhaustOnce map[string]bool
 	// uploads counts the files uploaded, by path; messages counts the
 	// UploadRequest messages received.
 	uploads  map[string]int
@@ -53,7 +56,7 @@ type fakeServer struct {
 
 // newFakeServer returns an empty fake server.
 func newFakeServer() *fakeServer {
-	return &fakeServer{nodes: make(map[string]*fakeNode), abortOnce: make(map[string]bool), uploads: make(map[string]int)}
+	return &fakeServer{nodes: make(map[string]*fakeNode), abortOnce: make(map[string]bool), exhaustOnce: make(map[string]bool), uploads: make(map[string]int)}
 }
 
 // serve starts f on an h2c test server and returns a client for dir.
@@ -254,6 +257,11 @@ func (f *fakeServer) commit(hdr *dirsyncv1.UploadHeader, ops []engine.Op, finish
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.uploads[e.Path]++
+	if f.exhaustOnce[e.Path] {
+		delete(f.exhaustOnce, e.Path)
+		resp.Code, resp.Message = uint32(connect.CodeResourceExhausted), "too many bytes in flight (--max-temp-bytes)"
+		return resp
+	}
 	var base []byte
 	layout := engine.Layout{BlockSize: engine.MinBlockSize}
 	if b := hdr.GetBase(); b != nil {

@@ -147,6 +147,30 @@ func TestSyncRetriesAbortedUpload(t *testing.T) {
 	}
 }
 
+// TestSyncResourceExhaustedIsPerFile checks that a file the server refuses
+// with RESOURCE_EXHAUSTED fails alone, is reported, and goes through on
+// the next pass.
+func TestSyncResourceExhaustedIsPerFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "big", randomBytes(3, 100<<10))
+	writeFile(t, dir, "small", []byte("small"))
+	f := newFakeServer()
+	f.exhaustOnce["big"] = true
+	c := f.serve(t, dir, nil)
+	sum, err := c.SyncOnce(context.Background())
+	if err != nil {
+		t.Fatalf("SyncOnce: %v", err)
+	}
+	if sum.Failed != 1 || len(sum.FailedPaths) != 1 || sum.FailedPaths[0] != "big" || sum.Sent != 1 {
+		t.Fatalf("first pass: sent %d, failed %q; want small sent and big failed", sum.Sent, sum.FailedPaths)
+	}
+	sum = syncOK(t, c)
+	if sum.Sent != 1 {
+		t.Errorf("second pass sent %d files, want big", sum.Sent)
+	}
+	f.checkMirror(t, dir)
+}
+
 func TestSyncDryRunChangesNothing(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "x", []byte("x"))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +21,13 @@ type ScanOptions struct {
 	// entry, and a directory's contents, out of the manifest. Skip is
 	// called from the scanning goroutine only.
 	Skip func(rel string, isDir bool) bool
+	// Contained makes the scan work through a handle on each directory,
+	// opened in its parent's handle, instead of by path, so that a
+	// directory swapped for a symlink while the scan runs is never
+	// followed and nothing outside the root is ever listed. It costs
+	// about one more system call per item: use it where others may change
+	// the tree while it is scanned, as the server's peers do.
+	Contained bool
 }
 
 // skip reports whether the options leave rel out.
@@ -63,10 +71,14 @@ func Scan(root string, opts ScanOptions) (Manifest, []ScanError, error) {
 	if err := checkRoot(root); err != nil {
 		return nil, nil, err
 	}
+	r, err := openScanRoot(root, opts.Contained)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan root: %w", err)
+	}
+	defer r.close()
 	var s scanner
 	s.opts = opts
-	s.root = root
-	s.walk("")
+	s.walk("", r)
 	s.m.Sort()
 	return s.m, s.errs, nil
 }
@@ -85,9 +97,13 @@ func ScanPath(root, rel string, opts ScanOptions) (Manifest, []ScanError, error)
 	if err := checkRoot(root); err != nil {
 		return nil, nil, err
 	}
+	d, err := openScanRoot(root, opts.Contained)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan root: %w", err)
+	}
+	defer func() { d.close() }()
 	var s scanner
 	s.opts = opts
-	s.root = root
 	// Check the ancestors one by one with lstat, so that a symlink on the
 	// way is never followed.
 	for i := 0; i < len(rel); i++ {
@@ -95,7 +111,7 @@ func ScanPath(root, rel string, opts ScanOptions) (Manifest, []ScanError, error)
 			continue
 		}
 		dir := rel[:i]
-		info, err := os.Lstat(s.abs(dir))
+		info, err := d.lstat(path.Base(dir))
 		if err != nil {
 			if gone(err) {
 				return Manifest{}, nil, nil
@@ -105,8 +121,14 @@ func ScanPath(root, rel string, opts ScanOptions) (Manifest, []ScanError, error)
 		if !info.IsDir() || opts.skip(dir, true) {
 			return Manifest{}, nil, nil
 		}
+		child, ok := s.openDir(d, dir, info)
+		if !ok {
+			return Manifest{}, s.errs, nil
+		}
+		d.close()
+		d = child
 	}
-	s.visit(rel)
+	s.visit(rel, d)
 	s.m.Sort()
 	if s.m == nil {
 		s.m = Manifest{}
@@ -126,20 +148,24 @@ func checkRoot(root string) error {
 	return nil
 }
 
-// scanner holds the state of one walk.
+// scanner holds the state of one walk. It looks items up by name in their
+// parent [scanDir].
 type scanner struct {
-	root string
 	opts ScanOptions
 	m    Manifest
 	errs []ScanError
 }
 
-// abs returns the file system path of rel.
-func (s *scanner) abs(rel string) string {
-	if rel == "" {
-		return s.root
+// openDir returns the directory rel, named path.Base(rel) in parent,
+// which lstat described as info. If it cannot, it records a ScanError for
+// rel and returns false.
+func (s *scanner) openDir(parent scanDir, rel string, info fs.FileInfo) (scanDir, bool) {
+	d, err := parent.sub(path.Base(rel), info)
+	if err != nil {
+		s.fail(rel, err)
+		return nil, false
 	}
-	return filepath.Join(s.root, filepath.FromSlash(rel))
+	return d, true
 }
 
 // fail records a failure on rel, unless rel merely vanished.
@@ -150,36 +176,31 @@ func (s *scanner) fail(rel string, err error) {
 	s.errs = append(s.errs, ScanError{Path: rel, Err: err})
 }
 
-// walk lists the contents of the directory rel ("" for the root),
-// recursively.
-func (s *scanner) walk(dir string) {
-	f, err := os.Open(s.abs(dir))
-	if err != nil {
-		s.fail(dir, err)
-		return
-	}
-	ents, err := f.ReadDir(-1)
-	f.Close()
+// walk lists the contents of the directory dir ("" for the root), open as
+// d, recursively.
+func (s *scanner) walk(dir string, d scanDir) {
+	ents, err := d.readDir()
 	if err != nil {
 		// Keep what could be read.
 		s.fail(dir, err)
 	}
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	for _, d := range ents {
-		rel := d.Name()
+	for _, ent := range ents {
+		rel := ent.Name()
 		if dir != "" {
 			rel = dir + "/" + rel
 		}
-		if s.opts.skip(rel, d.IsDir()) {
+		if s.opts.skip(rel, ent.IsDir()) {
 			continue
 		}
-		s.add(rel)
+		s.add(rel, d)
 	}
 }
 
-// visit lists rel after asking Skip about it.
-func (s *scanner) visit(rel string) {
-	info, err := os.Lstat(s.abs(rel))
+// visit lists rel, whose parent directory is open as parent, after asking
+// Skip about it.
+func (s *scanner) visit(rel string, parent scanDir) {
+	info, err := parent.lstat(path.Base(rel))
 	if err != nil {
 		s.fail(rel, err)
 		return
@@ -187,25 +208,26 @@ func (s *scanner) visit(rel string) {
 	if s.opts.skip(rel, info.IsDir()) {
 		return
 	}
-	s.addInfo(rel, info)
+	s.addInfo(rel, info, parent)
 }
 
-// add lists rel, which Skip has already let through.
-func (s *scanner) add(rel string) {
-	info, err := os.Lstat(s.abs(rel))
+// add lists rel, whose parent directory is open as parent, and which Skip
+// has already let through.
+func (s *scanner) add(rel string, parent scanDir) {
+	info, err := parent.lstat(path.Base(rel))
 	if err != nil {
 		s.fail(rel, err)
 		return
 	}
-	s.addInfo(rel, info)
+	s.addInfo(rel, info, parent)
 }
 
 // addInfo lists rel, described by its lstat info, and a directory's
-// contents.
-func (s *scanner) addInfo(rel string, info fs.FileInfo) {
+// contents; parent is rel's parent directory.
+func (s *scanner) addInfo(rel string, info fs.FileInfo, parent scanDir) {
 	var target string
 	if info.Mode().Type() == fs.ModeSymlink {
-		t, err := os.Readlink(s.abs(rel))
+		t, err := parent.readlink(path.Base(rel))
 		if err != nil {
 			s.fail(rel, err)
 			return
@@ -223,7 +245,12 @@ func (s *scanner) addInfo(rel string, info fs.FileInfo) {
 	}
 	s.m = append(s.m, e)
 	if e.Type == TypeDir {
-		s.walk(rel)
+		d, ok := s.openDir(parent, rel, info)
+		if !ok {
+			return
+		}
+		defer d.close()
+		s.walk(rel, d)
 	}
 }
 

@@ -104,3 +104,108 @@ func TestScanUnreadableDir(t *testing.T) {
 		t.Errorf("Scan() scan errors = %v, want one permission error for %q", errs, "locked")
 	}
 }
+
+// TestScanDirectorySwappedForSymlink swaps a directory for a symlink to a
+// directory outside the root in the middle of a contained scan, from the
+// Skip callback: the scan must list nothing from outside the root.
+func TestScanDirectorySwappedForSymlink(t *testing.T) {
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	for _, d := range []string{filepath.Join(root, "d"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "d", "a"), []byte("in"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "a"), []byte("outside, longer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	swap := func(when string) func(rel string, _ bool) bool {
+		done := false
+		return func(rel string, _ bool) bool {
+			if rel == when && !done {
+				done = true
+				if err := os.Rename(filepath.Join(root, "d"), filepath.Join(root, "old")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(outside, filepath.Join(root, "d")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return false
+		}
+	}
+	restore := func() {
+		os.Remove(filepath.Join(root, "d"))
+		if err := os.Rename(filepath.Join(root, "old"), filepath.Join(root, "d")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name string
+		scan func() (Manifest, []ScanError, error)
+	}{
+		{"Scan, swapped while listing d", func() (Manifest, []ScanError, error) {
+			return Scan(root, ScanOptions{Skip: swap("d/a"), Contained: true})
+		}},
+		{"ScanPath, swapped after checking d", func() (Manifest, []ScanError, error) {
+			return ScanPath(root, "d/a", ScanOptions{Skip: swap("d"), Contained: true})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer restore()
+			m, _, err := tc.scan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range m {
+				if e.Path == "d/a" && e.Size != 2 {
+					t.Errorf("listed d/a of %d bytes: the file outside the root", e.Size)
+				}
+			}
+		})
+	}
+}
+
+// TestScanContainedSame checks that a contained scan lists what a scan by
+// path lists.
+func TestScanContainedSame(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"a", "d/b", "d/e/c", "z/y/x/w"} {
+		p := filepath.Join(root, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"l": "d", "d/up": "..", "d/abs": "/"} {
+		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, scope := range []string{"", "d", "d/e/c", "z/y", "l", "l/b", "missing/x"} {
+		scan := func(contained bool) (Manifest, []ScanError, error) {
+			opts := ScanOptions{Contained: contained}
+			if scope == "" {
+				return Scan(root, opts)
+			}
+			return ScanPath(root, scope, opts)
+		}
+		want, wantErrs, err := scan(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gotErrs, err := scan(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) || len(gotErrs) != len(wantErrs) {
+			t.Errorf("scope %q: contained scan = %v %v, want %v %v", scope, got, gotErrs, want, wantErrs)
+		}
+	}
+}

@@ -15,10 +15,6 @@ import (
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
-// maxChangesPerRequest bounds the changes of one ApplyChanges request, so
-// one request cannot hold the server for long.
-const maxChangesPerRequest = 10000
-
 // ApplyChanges applies a batch of structural changes in order, each with
 // its own result; a failed change does not stop the ones after it. A batch
 // of more than [maxChangesPerRequest] changes is refused as a whole with
@@ -92,7 +88,7 @@ func (s *Server) applyChange(ctx context.Context, ch *dirsyncv1.Change) *dirsync
 // Without makeParents, a missing parent is passed on to fn, whose lstat
 // then reports the entry missing.
 func (s *Server) mutate(ctx context.Context, rel string, makeParents bool, fn func() error) error {
-	if err := checkWritePath(rel); err != nil {
+	if err := checkPath(rel); err != nil {
 		return err
 	}
 	unlock, err := s.locks.lock(ctx, rel)
@@ -192,6 +188,8 @@ func (s *Server) makeSymlink(e engine.Entry) error {
 		return invalidf("symlink %q: empty link target", e.Path)
 	case strings.IndexByte(e.LinkTarget, 0) >= 0:
 		return invalidf("symlink %q: link target contains NUL", e.Path)
+	case len(e.LinkTarget) > maxLinkTarget:
+		return invalidf("symlink %q: link target of %d bytes, at most %d allowed", e.Path, len(e.LinkTarget), maxLinkTarget)
 	}
 	if info, err := s.root.Lstat(e.Path); err == nil && info.Mode().Type() == fs.ModeSymlink {
 		if target, err := s.root.Readlink(e.Path); err == nil && target == e.LinkTarget {

@@ -211,42 +211,6 @@ func TestApplyChangesTooMany(t *testing.T) {
 	})
 }
 
-// TestHostilePaths sends non-canonical paths to every RPC.
-func TestHostilePaths(t *testing.T) {
-	paths := []string{"../x", "/abs", `a\b`, "a\x00b", "", ".", "a//b", "a/../b", "a/", "./a"}
-	forEachProtocol(t, func(t *testing.T, env *testEnv) {
-		writeFile(t, env.root, "a/b", []byte("x"))
-		for _, p := range paths {
-			e := fileEntry(p, []byte("x"), 0o644, time.Now())
-			resp := env.uploadOne(t, literalUpload(e, []byte("x"))...)
-			if got := connect.Code(resp.GetCode()); got != connect.CodeInvalidArgument {
-				t.Errorf("Upload(%q): code %v, want InvalidArgument", p, got)
-			}
-			results := env.applyChanges(t, deleteChange(p), mkdirChange(p, 0o755), symlinkChange(p, "t"), metaChange(p, 0o644, time.Now()), copyChange(e))
-			for i, r := range results {
-				if got := connect.Code(r.GetCode()); got != connect.CodeInvalidArgument {
-					t.Errorf("ApplyChanges(%q) change %d: code %v, want InvalidArgument", p, i, got)
-				}
-			}
-			stream, err := env.client.GetSignature(testCtx(t), connect.NewRequest(&dirsyncv1.GetSignatureRequest{Path: p}))
-			if err == nil {
-				for stream.Receive() {
-				}
-				err = stream.Err()
-			}
-			if got := connect.CodeOf(err); got != connect.CodeInvalidArgument {
-				t.Errorf("GetSignature(%q): code %v, want InvalidArgument", p, got)
-			}
-			if _, _, err := env.manifest(t, p); connect.CodeOf(err) != connect.CodeInvalidArgument {
-				t.Errorf("GetManifest(%q): code %v, want InvalidArgument", p, connect.CodeOf(err))
-			}
-		}
-		if got := readFile(t, env.root, "a/b"); string(got) != "x" {
-			t.Errorf("a/b changed")
-		}
-	})
-}
-
 // TestContentIndexSurvivesRestart checks that a new Server over the same
 // root can copy content an earlier one wrote.
 func TestContentIndexSurvivesRestart(t *testing.T) {

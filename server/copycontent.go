@@ -36,7 +36,7 @@ func (s *Server) copyContent(e engine.Entry) (int64, error) {
 		s.stats.changed()
 		return n, nil
 	}
-	return 0, failf(connect.CodeNotFound, "copy content to %q: no content with sha256 %x on the server", e.Path, e.SHA256)
+	return 0, failf(connect.CodeNotFound, "copy content to %q: no content with that sha256 on the server", e.Path)
 }
 
 // copyFrom copies the file src, which the index says holds e.SHA256, into
@@ -59,6 +59,10 @@ func (s *Server) copyFrom(src string, e engine.Entry) (int64, error) {
 		return 0, fmt.Errorf("check %q: %w", src, errStaleSource)
 	}
 
+	if err := s.reserveTemp(e.Path, c.size); err != nil {
+		return 0, err
+	}
+	defer s.temp.release(c.size)
 	tmp, tmpName, err := s.createTemp(s.root, engine.ParentPath(e.Path))
 	if err != nil {
 		return 0, err

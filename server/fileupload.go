@@ -52,6 +52,9 @@ type fileUpload struct {
 	resumed int64   // bytes taken from a kept partial upload
 	written int64   // bytes of the verified file
 	placed  content // the file in place, once committed
+	// reserved is the temporary space reserved for the file, released
+	// with it.
+	reserved int64
 
 	err error // first failure
 }
@@ -74,14 +77,21 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 	if err != nil {
 		return err
 	}
-	if err := checkWritePath(want.Path); err != nil {
+	if err := checkPath(want.Path); err != nil {
 		return err
 	}
 	switch {
 	case want.Type != engine.TypeFile:
 		return invalidf("upload of %q: entry type must be FILE", want.Path)
 	}
+	if err := checkFileSize(want.Path, want.Size, s.maxFile); err != nil {
+		return err
+	}
 	u.want = want
+	if err := s.reserveTemp(want.Path, want.Size); err != nil {
+		return err
+	}
+	u.reserved = want.Size
 
 	unlock, err := s.locks.lock(ctx, u.rel)
 	if err != nil {
@@ -176,7 +186,7 @@ func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
 		}
 		op, err := opFromProto(pop)
 		if err != nil {
-			u.fail(err)
+			u.fail(invalidf("upload of %q: %v", u.rel, err))
 			return
 		}
 		if err := u.patcher.Apply(op); err != nil {
@@ -317,10 +327,16 @@ func (u *fileUpload) release() {
 		u.unlock()
 		u.unlock = nil
 	}
+	if u.reserved != 0 {
+		u.s.temp.release(u.reserved)
+		u.reserved = 0
+	}
 }
 
 // sizeLimitWriter passes writes on to w until they would exceed limit
-// bytes in total, the size the upload's header declared.
+// bytes in total, the size the upload's header declared. Since that size
+// has passed [checkFileSize] and reserved its temporary space, the bytes
+// actually written stay within both limits whatever the operations say.
 type sizeLimitWriter struct {
 	w        io.Writer
 	limit    int64

@@ -44,6 +44,7 @@ var protocols = []protocol{
 type testEnv struct {
 	root   string
 	srv    *Server
+	hs     *httptest.Server
 	client dirsyncv1connect.SyncServiceClient
 }
 
@@ -51,10 +52,16 @@ type testEnv struct {
 // a client for it speaking p.
 func newEnv(t *testing.T, root string, p protocol) *testEnv {
 	t.Helper()
+	return newEnvOpts(t, root, p, Options{})
+}
+
+// newEnvOpts is newEnv with server options.
+func newEnvOpts(t *testing.T, root string, p protocol, opts Options) *testEnv {
+	t.Helper()
 	if root == "" {
 		root = t.TempDir()
 	}
-	srv, err := New(root, Options{})
+	srv, err := New(root, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -63,14 +70,19 @@ func newEnv(t *testing.T, root string, p protocol) *testEnv {
 	hs.EnableHTTP2 = true
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
-	return &testEnv{root: root, srv: srv, client: dirsyncv1connect.NewSyncServiceClient(hs.Client(), hs.URL, p.opts...)}
+	return &testEnv{root: root, srv: srv, hs: hs, client: dirsyncv1connect.NewSyncServiceClient(hs.Client(), hs.URL, p.opts...)}
 }
 
 // forEachProtocol runs f in a subtest per protocol, each with its own
 // server and root.
 func forEachProtocol(t *testing.T, f func(t *testing.T, env *testEnv)) {
+	forEachProtocolOpts(t, Options{}, f)
+}
+
+// forEachProtocolOpts is forEachProtocol with server options.
+func forEachProtocolOpts(t *testing.T, opts Options, f func(t *testing.T, env *testEnv)) {
 	for _, p := range protocols {
-		t.Run(p.name, func(t *testing.T) { f(t, newEnv(t, "", p)) })
+		t.Run(p.name, func(t *testing.T) { f(t, newEnvOpts(t, "", p, opts)) })
 	}
 }
 

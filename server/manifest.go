@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"connectrpc.com/connect"
 
-	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
@@ -21,8 +21,12 @@ const manifestBatchSize = 1000
 // exist lists nothing.
 func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
 	scopes := req.Msg.GetPaths()
+	if len(scopes) > maxManifestScopes {
+		return connect.NewError(connect.CodeInvalidArgument,
+			fmt.Errorf("%d paths in one manifest request, at most %d allowed", len(scopes), maxManifestScopes))
+	}
 	for _, p := range scopes {
-		if err := engine.ValidatePath(p); err != nil {
+		if err := checkPath(p); err != nil {
 			return s.connectError("get manifest", p, err)
 		}
 	}

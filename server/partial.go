@@ -133,7 +133,7 @@ func (s *Server) GetPartial(ctx context.Context, req *connect.Request[dirsyncv1.
 // partialInfo returns the partial upload of rel, hashing it if need be; a
 // zero size means there is none.
 func (s *Server) partialInfo(ctx context.Context, rel string) (partialInfo, error) {
-	if err := checkWritePath(rel); err != nil {
+	if err := checkPath(rel); err != nil {
 		return partialInfo{}, err
 	}
 	unlock, err := s.locks.lock(ctx, rel)

@@ -9,10 +9,10 @@ import (
 	"github.com/dirsync/dirsync/engine"
 )
 
-// checkWritePath validates rel, a path from the peer that is about to be
-// changed: it must be canonical (see [engine.ValidatePath]) and no component
-// may use the name prefix of the server's temporary files.
-func checkWritePath(rel string) error {
+// checkPath validates rel, a path from the peer: it must be canonical (see
+// [engine.ValidatePath]) and no component may use the name prefix of the
+// server's temporary files, which the peer may neither change nor read.
+func checkPath(rel string) error {
 	if err := engine.ValidatePath(rel); err != nil {
 		return err
 	}

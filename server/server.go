@@ -34,6 +34,18 @@ type Options struct {
 	// decompression, that the server reads; 0 means
 	// [DefaultMaxMessageBytes].
 	MaxMessageBytes int
+	// MaxFileBytes is the largest file, in bytes, that an upload may
+	// declare and write; 0 means unlimited.
+	MaxFileBytes int64
+	// MaxTempBytes bounds the bytes of uploads in flight, reserved on
+	// the size each upload's header declares and released when the file
+	// is committed or abandoned; an upload over the bound is refused
+	// with ResourceExhausted, unless it is the only one in flight. 0
+	// means [DefaultMaxTempBytes]; a negative value means unlimited.
+	MaxTempBytes int64
+	// MaxUploadStreams bounds the concurrent Upload streams; one more is
+	// refused with ResourceExhausted. 0 means [DefaultMaxUploadStreams].
+	MaxUploadStreams int
 	// HashWorkers is how many files the server hashes in parallel when it
 	// builds its content index and manifests; 0 means up to 4, bounded by
 	// GOMAXPROCS.
@@ -59,7 +71,11 @@ type Server struct {
 	startedAt   time.Time
 	log         *slog.Logger
 	maxMsgBytes int
+	maxFile     int64
 	hashWorkers int
+
+	temp    tempBudget
+	streams streamCap
 
 	index    *contentIndex
 	locks    *pathLocks
@@ -96,6 +112,7 @@ func New(root string, opts Options) (*Server, error) {
 		startedAt:   time.Now(),
 		log:         opts.Logger,
 		maxMsgBytes: opts.MaxMessageBytes,
+		maxFile:     opts.MaxFileBytes,
 		hashWorkers: opts.HashWorkers,
 		writeFault:  opts.WriteFault,
 		index:       newContentIndex(),
@@ -109,6 +126,16 @@ func New(root string, opts Options) (*Server, error) {
 	}
 	if s.maxMsgBytes <= 0 {
 		s.maxMsgBytes = DefaultMaxMessageBytes
+	}
+	switch {
+	case opts.MaxTempBytes == 0:
+		s.temp.limit = DefaultMaxTempBytes
+	case opts.MaxTempBytes > 0:
+		s.temp.limit = opts.MaxTempBytes
+	}
+	s.streams.limit = int64(opts.MaxUploadStreams)
+	if s.streams.limit <= 0 {
+		s.streams.limit = DefaultMaxUploadStreams
 	}
 	if s.hashWorkers <= 0 {
 		s.hashWorkers = min(4, runtime.GOMAXPROCS(0))

@@ -49,7 +49,7 @@ func (s *Server) GetSignature(ctx context.Context, req *connect.Request[dirsyncv
 // sign computes the signature of the regular file rel with the given block
 // size (0 for adaptive) and its header, SHA-256 included.
 func (s *Server) sign(rel string, blockSize uint32) (*dirsyncv1.SignatureHeader, *engine.Signature, error) {
-	if err := engine.ValidatePath(rel); err != nil {
+	if err := checkPath(rel); err != nil {
 		return nil, nil, err
 	}
 	if blockSize != 0 && (blockSize < engine.MinBlockSize || blockSize > engine.MaxBlockSize) {

@@ -12,9 +12,11 @@ import (
 
 // scanTree lists the tree under the root, or the given subtrees of it, in
 // path order and without temporary files. Files are not hashed. Items the
-// scan had to leave out are logged.
+// scan had to leave out are logged. The scan is contained: peers may swap
+// a directory for a symlink while it runs, and it still lists nothing
+// outside the root.
 func (s *Server) scanTree(scopes []string) (engine.Manifest, error) {
-	opts := engine.ScanOptions{Skip: func(rel string, _ bool) bool {
+	opts := engine.ScanOptions{Contained: true, Skip: func(rel string, _ bool) bool {
 		return isTempName(path.Base(rel))
 	}}
 	if len(scopes) == 0 {

@@ -25,8 +25,27 @@ import (
 // the next file. Only messages that break the stream's framing end the
 // stream with an InvalidArgument error: operations or a finish outside a
 // file, a header before the previous file finished, or the end of the
-// stream in the middle of a file.
+// stream in the middle of a file. A stream beyond [Options.MaxUploadStreams]
+// is refused with ResourceExhausted.
 func (s *Server) Upload(ctx context.Context, stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse]) error {
+	return s.upload(ctx, stream)
+}
+
+// uploadStream is the server's side of an Upload stream: what
+// [Server.upload] needs of a *connect.BidiStream, so that tests and fuzz
+// targets can drive it in process.
+type uploadStream interface {
+	Receive() (*dirsyncv1.UploadRequest, error)
+	Send(*dirsyncv1.UploadResponse) error
+}
+
+// upload serves one Upload stream, within the tenant's cap on concurrent
+// streams.
+func (s *Server) upload(ctx context.Context, stream uploadStream) error {
+	if err := s.streams.acquire(); err != nil {
+		return err
+	}
+	defer s.streams.release()
 	c := s.newCommitter(stream.Send)
 	err := s.receiveUploads(ctx, stream, c)
 	if cerr := c.close(); err == nil {
@@ -37,7 +56,7 @@ func (s *Server) Upload(ctx context.Context, stream *connect.BidiStream[dirsyncv
 
 // receiveUploads reads the stream's messages, builds each file and hands it
 // to c once its finish arrives.
-func (s *Server) receiveUploads(ctx context.Context, stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse], c *committer) error {
+func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *committer) error {
 	var cur *fileUpload
 	defer func() {
 		if cur != nil {

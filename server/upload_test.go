@@ -88,67 +88,6 @@ func TestUpload(t *testing.T) {
 			},
 		},
 		{
-			name:  "wrong final hash",
-			setup: map[string][]byte{"f": old},
-			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
-				e := fileEntry("f", edited, 0o644, mtime)
-				e.Sha256 = make([]byte, 32)
-				return literalUpload(e, edited)
-			},
-			codes: []connect.Code{connect.CodeAborted},
-			check: oldIntact("f", old),
-		},
-		{
-			name:  "block out of range",
-			setup: map[string][]byte{"f": old},
-			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
-				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
-				req.Ops = append([]*dirsyncv1.DeltaOp{copyOp(4, 1)}, req.Ops...)
-				return []*dirsyncv1.UploadRequest{req}
-			},
-			codes: []connect.Code{connect.CodeInvalidArgument},
-			check: oldIntact("f", old),
-		},
-		{
-			name:  "block start above MaxInt64",
-			setup: map[string][]byte{"f": old},
-			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
-				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
-				req.Ops = []*dirsyncv1.DeltaOp{copyOp(1<<63, 1)}
-				return []*dirsyncv1.UploadRequest{req}
-			},
-			codes: []connect.Code{connect.CodeInvalidArgument},
-			check: oldIntact("f", old),
-		},
-		{
-			name:  "base changed",
-			setup: map[string][]byte{"f": edited},
-			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
-				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
-				return []*dirsyncv1.UploadRequest{req}
-			},
-			codes: []connect.Code{connect.CodeAborted},
-			check: oldIntact("f", edited),
-		},
-		{
-			name: "base gone",
-			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
-				req, _ := deltaUpload(t, fileEntry("f", edited, 0o644, mtime), old, edited, 1024)
-				return []*dirsyncv1.UploadRequest{req}
-			},
-			codes: []connect.Code{connect.CodeAborted},
-		},
-		{
-			name:  "more bytes than the header declares",
-			setup: map[string][]byte{"f": old},
-			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
-				e := fileEntry("f", []byte("abc"), 0o644, mtime)
-				return literalUpload(e, []byte("abcdef"))
-			},
-			codes: []connect.Code{connect.CodeInvalidArgument},
-			check: oldIntact("f", old),
-		},
-		{
 			name: "sha256 with the finish instead of the header",
 			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
 				e := fileEntry("late/sum", big, 0o644, mtime)

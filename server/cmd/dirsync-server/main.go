@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -77,6 +78,13 @@ and always with tokens off loopback:
       --tls-cert server.crt --tls-key server.key
   dirsync-client --server https://HOST:8443 --ca ca.crt --token-file web.token
 
+Every size a client sends is bounded before the server allocates for it:
+messages (--max-message-bytes), paths (4096 bytes, 255 per name), changes
+and manifest paths per request (10000), literal chunks (256 KiB), file size
+(--max-file-bytes), uploads in flight (--max-temp-bytes) and concurrent
+Upload streams (--max-upload-streams). A request over a limit gets
+InvalidArgument or ResourceExhausted with a message naming the limit.
+
 Tenants file (TOML):
 ` + indent(server.ConfigExample) + `
 The server speaks Connect, gRPC and gRPC-Web (cleartext HTTP/2 or HTTP/1.1)
@@ -102,15 +110,18 @@ func main() {
 
 // config holds the parsed command line.
 type config struct {
-	root            string
-	tenants         *server.Config // from --config; nil in single-root mode
-	listen          string
-	logLevel        slog.Level
-	maxMessageBytes int
-	tlsCert         string
-	tlsKey          string
-	clientCA        string
-	version         bool
+	root             string
+	tenants          *server.Config // from --config; nil in single-root mode
+	listen           string
+	logLevel         slog.Level
+	maxMessageBytes  int
+	maxFileBytes     int64
+	maxTempBytes     int64 // 0 means unlimited
+	maxUploadStreams int
+	tlsCert          string
+	tlsKey           string
+	clientCA         string
+	version          bool
 }
 
 // run runs the server with the given arguments and returns the exit code.
@@ -147,13 +158,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, usageTail)
 	}
-	maxBytes := server.DefaultMaxMessageBytes
-	if v := os.Getenv("DIRSYNC_MAX_MESSAGE_BYTES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return cfg, fmt.Errorf("DIRSYNC_MAX_MESSAGE_BYTES=%q: want a positive number of bytes", v)
-		}
-		maxBytes = n
+	maxBytes, err := envInt("DIRSYNC_MAX_MESSAGE_BYTES", server.DefaultMaxMessageBytes, 1)
+	if err != nil {
+		return cfg, err
+	}
+	maxFile, err := envInt("DIRSYNC_MAX_FILE_BYTES", 0, 0)
+	if err != nil {
+		return cfg, err
+	}
+	maxTemp, err := envInt("DIRSYNC_MAX_TEMP_BYTES", server.DefaultMaxTempBytes, 0)
+	if err != nil {
+		return cfg, err
+	}
+	maxStreams, err := envInt("DIRSYNC_MAX_UPLOAD_STREAMS", server.DefaultMaxUploadStreams, 1)
+	if err != nil {
+		return cfg, err
 	}
 	level := envOr("DIRSYNC_LOG_LEVEL", "info")
 	fs.StringVar(&cfg.root, "root", envOr("DIRSYNC_ROOT", defaultRoot),
@@ -170,8 +189,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.listen, "listen", envOr("DIRSYNC_LISTEN", "127.0.0.1:8080"),
 		"address to listen on; port 0 picks a free port (env DIRSYNC_LISTEN)")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn or error (env DIRSYNC_LOG_LEVEL)")
-	fs.IntVar(&cfg.maxMessageBytes, "max-message-bytes", maxBytes,
+	fs.IntVar(&cfg.maxMessageBytes, "max-message-bytes", int(min(maxBytes, math.MaxInt32)),
 		"largest request message accepted, in bytes (env DIRSYNC_MAX_MESSAGE_BYTES)")
+	fs.Int64Var(&cfg.maxFileBytes, "max-file-bytes", maxFile,
+		"largest file an upload may write, in bytes; 0 means unlimited (env DIRSYNC_MAX_FILE_BYTES)")
+	fs.Int64Var(&cfg.maxTempBytes, "max-temp-bytes", maxTemp,
+		"bytes of uploads in flight per tenant, reserved on each file's declared size; a file larger than this is still accepted alone; 0 means unlimited (env DIRSYNC_MAX_TEMP_BYTES)")
+	fs.IntVar(&cfg.maxUploadStreams, "max-upload-streams", int(min(maxStreams, math.MaxInt32)),
+		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -186,8 +211,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return cfg, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	if cfg.maxMessageBytes <= 0 {
+	switch {
+	case cfg.maxMessageBytes <= 0:
 		return cfg, fmt.Errorf("max message bytes %d: want a positive number", cfg.maxMessageBytes)
+	case cfg.maxFileBytes < 0:
+		return cfg, fmt.Errorf("max file bytes %d: want 0 (unlimited) or a positive number", cfg.maxFileBytes)
+	case cfg.maxTempBytes < 0:
+		return cfg, fmt.Errorf("max temp bytes %d: want 0 (unlimited) or a positive number", cfg.maxTempBytes)
+	case cfg.maxUploadStreams <= 0:
+		return cfg, fmt.Errorf("max upload streams %d: want a positive number", cfg.maxUploadStreams)
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return cfg, errors.New("--tls-cert and --tls-key go together")
@@ -225,6 +257,20 @@ func indent(s string) string {
 		b.WriteString(line)
 	}
 	return b.String()
+}
+
+// envInt returns the environment variable key as a number of at least
+// min, or def if it is unset or empty.
+func envInt(key string, def, min int64) (int64, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < min {
+		return 0, fmt.Errorf("%s=%q: want a whole number of at least %d", key, v, min)
+	}
+	return n, nil
 }
 
 // envOr returns the environment variable key, or def if it is unset or
@@ -330,9 +376,15 @@ type service interface {
 // one root, or every tenant's.
 func newService(cfg config, log *slog.Logger) (service, error) {
 	opts := server.Options{
-		Logger:          log,
-		Version:         buildVersion(),
-		MaxMessageBytes: cfg.maxMessageBytes,
+		Logger:           log,
+		Version:          buildVersion(),
+		MaxMessageBytes:  cfg.maxMessageBytes,
+		MaxFileBytes:     cfg.maxFileBytes,
+		MaxTempBytes:     cfg.maxTempBytes,
+		MaxUploadStreams: cfg.maxUploadStreams,
+	}
+	if cfg.maxTempBytes == 0 {
+		opts.MaxTempBytes = -1 // unlimited
 	}
 	if cfg.tenants == nil {
 		if err := os.MkdirAll(cfg.root, 0o755); err != nil {

@@ -103,6 +103,12 @@ func TestBadFlags(t *testing.T) {
 		{"bad env max bytes", nil, []string{"DIRSYNC_MAX_MESSAGE_BYTES=lots"}},
 		{"zero max bytes", []string{"--max-message-bytes", "0"}, nil},
 		{"extra argument", []string{"dir"}, nil},
+		{"negative max file bytes", []string{"--max-file-bytes", "-1"}, nil},
+		{"bad env max file bytes", nil, []string{"DIRSYNC_MAX_FILE_BYTES=1GB"}},
+		{"negative max temp bytes", []string{"--max-temp-bytes", "-5"}, nil},
+		{"bad env max temp bytes", nil, []string{"DIRSYNC_MAX_TEMP_BYTES=-1"}},
+		{"zero upload streams", []string{"--max-upload-streams", "0"}, nil},
+		{"bad env upload streams", nil, []string{"DIRSYNC_MAX_UPLOAD_STREAMS=0"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,5 +135,25 @@ func TestFlagBeatsEnv(t *testing.T) {
 	}
 	if cfg.root != "/from/flag" || cfg.logLevel.String() != "WARN" {
 		t.Errorf("root %q level %v, want /from/flag WARN", cfg.root, cfg.logLevel)
+	}
+}
+
+func TestLimitFlags(t *testing.T) {
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.maxFileBytes != 0 || cfg.maxTempBytes != 4<<30 || cfg.maxUploadStreams != 64 {
+		t.Errorf("defaults: file %d temp %d streams %d, want 0, 4 GiB, 64", cfg.maxFileBytes, cfg.maxTempBytes, cfg.maxUploadStreams)
+	}
+	t.Setenv("DIRSYNC_MAX_FILE_BYTES", "1000")
+	t.Setenv("DIRSYNC_MAX_TEMP_BYTES", "0")
+	t.Setenv("DIRSYNC_MAX_UPLOAD_STREAMS", "3")
+	cfg, err = parseFlags([]string{"--max-upload-streams", "5"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.maxFileBytes != 1000 || cfg.maxTempBytes != 0 || cfg.maxUploadStreams != 5 {
+		t.Errorf("from env and flags: file %d temp %d streams %d, want 1000, 0, 5", cfg.maxFileBytes, cfg.maxTempBytes, cfg.maxUploadStreams)
 	}
 }
