@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -51,6 +52,23 @@ func (z *ZstdReader) Close() error { return z.dec.Reset(nil) }
 // packs, so that each message is compressed against all of itself.
 const ZstdWindow = 4 << 20
 
+// zstdEncoders keeps idle zstd encoders across garbage collections. An
+// encoder at the level below holds about 10 MiB of tables, and the pools
+// of the RPC library are sync.Pools, which a collection empties: each
+// collection would then cost a new encoder per stream, and allocating and
+// clearing those tables cost more than compressing small messages.
+var zstdEncoders = make(chan *zstd.Encoder, 8)
+
+// ZstdWriter is a zstd compressor for one message at a time, built on an
+// encoder borrowed from a pool that survives garbage collection: the first
+// Write after Reset borrows one, Close returns it, so an idle ZstdWriter
+// holds none. Build it with [NewZstdWriter]. It is not safe for concurrent
+// use.
+type ZstdWriter struct {
+	w   io.Writer // destination set by Reset; nil once closed
+	enc *zstd.Encoder
+}
+
 // NewZstdWriter returns a zstd compressor at klauspost's "better" level
 // with a window of [ZstdWindow], writing on the calling goroutine only.
 // Reset it onto a writer before use.
@@ -61,7 +79,72 @@ const ZstdWindow = 4 << 20
 // the fastest level's speed; on incompressible data it falls back to
 // stored blocks at several hundred MB/s. Four such encoders hold about
 // 41 MiB.
-func NewZstdWriter() *zstd.Encoder {
+func NewZstdWriter() *ZstdWriter { return &ZstdWriter{} }
+
+// Reset starts a new compressed stream written to w. It borrows nothing
+// yet: the RPC library resets idle compressors onto io.Discard.
+func (z *ZstdWriter) Reset(w io.Writer) {
+	z.release()
+	z.w = w
+}
+
+// Write compresses p.
+func (z *ZstdWriter) Write(p []byte) (int, error) {
+	if err := z.borrow(); err != nil {
+		return 0, err
+	}
+	return z.enc.Write(p)
+}
+
+// Close ends the stream, writing an empty frame if nothing was written,
+// and gives the encoder back to the pool. Closing a writer that was never
+// Reset does nothing.
+func (z *ZstdWriter) Close() error {
+	if z.w == nil {
+		return nil
+	}
+	if err := z.borrow(); err != nil {
+		return err
+	}
+	err := z.enc.Close()
+	z.release()
+	z.w = nil
+	return err
+}
+
+// borrow takes an encoder from the pool, or builds one, and points it at
+// the destination, unless the writer holds one already.
+func (z *ZstdWriter) borrow() error {
+	if z.enc != nil {
+		return nil
+	}
+	if z.w == nil {
+		return errors.New("zstd writer: Write before Reset")
+	}
+	select {
+	case z.enc = <-zstdEncoders:
+	default:
+		z.enc = newZstdEncoder()
+	}
+	z.enc.Reset(z.w)
+	return nil
+}
+
+// release gives the encoder back to the pool, if the writer holds one.
+func (z *ZstdWriter) release() {
+	if z.enc == nil {
+		return
+	}
+	z.enc.Reset(nil)
+	select {
+	case zstdEncoders <- z.enc:
+	default: // the pool is full; let this one go
+	}
+	z.enc = nil
+}
+
+// newZstdEncoder builds one encoder with the options of [NewZstdWriter].
+func newZstdEncoder() *zstd.Encoder {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(ZstdWindow), zstd.WithLowerEncoderMem(true))
 	if err != nil {
