@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"connectrpc.com/connect"
 
@@ -30,6 +31,45 @@ func (c *Client) applyChanges(ctx context.Context, changes []*dirsyncv1.Change, 
 		}
 		for k, r := range results {
 			result(start+k, r)
+		}
+	}
+	return nil
+}
+
+// minParallelChanges is the fewest changes worth a request of their own
+// in applyChangesParallel.
+const minParallelChanges = 16
+
+// applyChangesParallel applies independent changes, whose order does not
+// matter, in up to parts concurrent requests of contiguous slices, so that
+// the server's per-change fsyncs overlap instead of queuing up. result is
+// called concurrently and must be safe for that. It returns the first
+// error.
+func (c *Client) applyChangesParallel(ctx context.Context, changes []*dirsyncv1.Change, parts int,
+	result func(i int, r *dirsyncv1.ChangeResult)) error {
+	parts = min(parts, (len(changes)+minParallelChanges-1)/minParallelChanges)
+	if parts <= 1 {
+		return c.applyChanges(ctx, changes, result)
+	}
+	size := (len(changes) + parts - 1) / parts
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		start := k * size
+		end := min(start+size, len(changes))
+		if start >= end {
+			break
+		}
+		wg.Go(func() {
+			errs[k] = c.applyChanges(ctx, changes[start:end], func(i int, r *dirsyncv1.ChangeResult) {
+				result(start+i, r)
+			})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -175,7 +175,7 @@ func (p *pass) dedup(ctx context.Context, jobs []*uploadJob) ([]*uploadJob, erro
 		changes[i] = &dirsyncv1.Change{Action: &dirsyncv1.Change_CopyContent{CopyContent: entryToProto(j.local)}}
 	}
 	var uploads []*uploadJob
-	err := p.c.applyChanges(ctx, changes, func(i int, r *dirsyncv1.ChangeResult) {
+	err := p.c.applyChangesParallel(ctx, changes, p.c.opts.Concurrency, func(i int, r *dirsyncv1.ChangeResult) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		switch r.GetCode() {

@@ -230,9 +230,10 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Metadata++ })
 }
 
-// delete removes remote entries, in order.
+// delete removes remote entries. They are independent (none lies under
+// another), so they go in parallel requests.
 func (p *pass) delete(ctx context.Context, dels []engine.Entry) error {
-	return p.apply(ctx, "delete", dels,
+	return p.applyParallel(ctx, "delete", dels,
 		func(e engine.Entry) *dirsyncv1.Change {
 			return &dirsyncv1.Change{Action: &dirsyncv1.Change_Delete{Delete: e.Path}}
 		},
@@ -302,6 +303,20 @@ func metaOrder(lists ...[]engine.Entry) []engine.Entry {
 // that succeeded; failures are recorded.
 func (p *pass) apply(ctx context.Context, op string, entries []engine.Entry,
 	change func(engine.Entry) *dirsyncv1.Change, ok func(engine.Entry, *dirsyncv1.ChangeResult)) error {
+	return p.applyIn(ctx, 1, op, entries, change, ok)
+}
+
+// applyParallel is apply for entries whose changes are independent of each
+// other: they go in up to Options.Concurrency parallel requests.
+func (p *pass) applyParallel(ctx context.Context, op string, entries []engine.Entry,
+	change func(engine.Entry) *dirsyncv1.Change, ok func(engine.Entry, *dirsyncv1.ChangeResult)) error {
+	return p.applyIn(ctx, p.c.opts.Concurrency, op, entries, change, ok)
+}
+
+// applyIn does the work of apply and applyParallel, in up to parts
+// parallel requests.
+func (p *pass) applyIn(ctx context.Context, parts int, op string, entries []engine.Entry,
+	change func(engine.Entry) *dirsyncv1.Change, ok func(engine.Entry, *dirsyncv1.ChangeResult)) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -309,7 +324,7 @@ func (p *pass) apply(ctx context.Context, op string, entries []engine.Entry,
 	for i, e := range entries {
 		changes[i] = change(e)
 	}
-	return p.c.applyChanges(ctx, changes, func(i int, r *dirsyncv1.ChangeResult) {
+	return p.c.applyChangesParallel(ctx, changes, parts, func(i int, r *dirsyncv1.ChangeResult) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if r.GetCode() != 0 {

@@ -1,10 +1,14 @@
 package client
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
 func TestSplitDeletes(t *testing.T) {
@@ -81,6 +85,40 @@ func TestSummaryChanged(t *testing.T) {
 	for _, tc := range cases {
 		if got := tc.sum.Changed(); got != tc.want {
 			t.Errorf("%+v.Changed() = %v, want %v", tc.sum, got, tc.want)
+		}
+	}
+}
+
+func TestApplyChangesParallelSplits(t *testing.T) {
+	// Every change is answered exactly once, at its own index, however
+	// the changes are split.
+	for _, n := range []int{0, 1, minParallelChanges, 5*minParallelChanges + 3, 2500} {
+		f := newFakeServer()
+		c := f.serve(t, t.TempDir(), nil)
+		changes := make([]*dirsyncv1.Change, n)
+		for i := range changes {
+			changes[i] = &dirsyncv1.Change{Action: &dirsyncv1.Change_Delete{Delete: fmt.Sprintf("gone%05d", i)}}
+		}
+		var mu sync.Mutex
+		seen := make(map[int]string)
+		err := c.applyChangesParallel(context.Background(), changes, 4, func(i int, r *dirsyncv1.ChangeResult) {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, dup := seen[i]; dup {
+				t.Errorf("n=%d: change %d answered twice", n, i)
+			}
+			seen[i] = r.GetPath()
+		})
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if len(seen) != n {
+			t.Fatalf("n=%d: %d answers", n, len(seen))
+		}
+		for i, p := range seen {
+			if want := fmt.Sprintf("gone%05d", i); p != want {
+				t.Errorf("n=%d: answer %d is for %q, want %q", n, i, p, want)
+			}
 		}
 	}
 }
