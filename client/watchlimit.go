@@ -119,12 +119,16 @@ func (w *watcher) limitHit(missed int) {
 		w.c.log.Debug("cannot read the inotify watch limit", "err", err)
 	}
 	n := suggestWatchLimit(limit, missed)
-	w.c.log.Warn(fmt.Sprintf("inotify watch limit reached: %d directories cannot be watched, "+
-		"so they are rescanned every %v instead and their changes take that long to arrive. "+
+	dirs := fmt.Sprintf("%d directories cannot be watched, so they are", missed)
+	if missed == 1 {
+		dirs = "1 directory cannot be watched, so it is"
+	}
+	w.c.log.Warn(fmt.Sprintf("inotify watch limit reached: %s rescanned every %v instead "+
+		"and changes there take that long to arrive. "+
 		"To watch them all, raise the limit: sudo sysctl fs.inotify.max_user_watches=%d; "+
 		"to keep it after a reboot: echo fs.inotify.max_user_watches=%d | sudo tee /etc/sysctl.d/90-dirsync.conf. "+
-		"The client starts watching them by itself once there is room",
-		missed, w.c.pollEvery, n, n),
+		"The client starts watching by itself once there is room",
+		dirs, w.c.pollEvery, n, n),
 		"max_user_watches", limit, "unwatched_dirs", missed)
 }
 
