@@ -76,6 +76,10 @@ bench-e2e: bench-deps ## Benchmark dirsync against rsync end to end into bench-o
 bench-e2e-quick: bench-deps ## The end-to-end benchmark on scaled-down datasets, for CI (<2 min).
 	$(GO) run ./client/bench -out bench-out -quick
 
+.PHONY: scale
+scale: ## Sync and watch a 200,000-file tree with the real binaries; logs the figures (minutes).
+	DIRSYNC_SCALE=1 $(GO) test -run '^TestScale$$' -v -count=1 -timeout 60m ./client/e2e
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each.
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync/atomic"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -37,6 +38,12 @@ type Client struct {
 	// noPartials is set once the server has said it does not implement
 	// GetPartial, so that it is not asked again.
 	noPartials atomic.Bool
+	// pollEvery is how often watch mode rescans the directories it cannot
+	// watch.
+	pollEvery time.Duration
+	// watchHook, when set, is called with each new watcher before it
+	// watches anything: tests use it to inject failures.
+	watchHook func(*watcher)
 }
 
 // New checks opts, reads the ignore file and returns a Client. It does not
@@ -52,6 +59,7 @@ func New(opts Options) (*Client, error) {
 		log:            opts.Logger,
 		hashes:         newHashCache(),
 		deltaThreshold: defaultDeltaThreshold,
+		pollEvery:      pollInterval,
 	}
 	u, err := url.Parse(opts.ServerURL) // checked by withDefaults
 	if err != nil {

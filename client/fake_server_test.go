@@ -49,6 +49,9 @@ type fakeServer struct {
 	messages int
 	// signatures counts GetSignature calls.
 	signatures int
+	// manifests holds the paths of each GetManifest call; an empty list
+	// is a full pass.
+	manifests [][]string
 	// uploadErr, when set, ends every Upload stream with it after the
 	// first message.
 	uploadErr error
@@ -106,6 +109,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // GetManifest lists the tree, or the subtrees asked for.
 func (f *fakeServer) GetManifest(_ context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
 	f.mu.Lock()
+	f.manifests = append(f.manifests, req.Msg.GetPaths())
 	var m engine.Manifest
 	for _, n := range f.nodes {
 		m = append(m, n.entry)

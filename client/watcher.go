@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,18 +21,16 @@ import (
 // incremental pass over the paths that changed each time file system
 // events pause. Failed items are retried with backoff, and when the server
 // cannot be reached, passes are retried with backoff and the first one
-// after it is back is a full pass. If the tree cannot be watched (the
-// inotify watch limit, say) it falls back to a full pass every 10 seconds.
-// Watch returns nil when ctx ends, and an error if it cannot start or if
-// the server refuses the client's credentials (the error then wraps
-// [ErrAuth]): retrying a refused token would never end.
+// after it is back is a full pass. Directories that cannot be watched
+// (past the inotify watch limit, say) are rescanned every 10 seconds
+// instead, and watched as soon as the limit allows. Watch returns nil when
+// ctx ends, and an error if it cannot start or if the server refuses the
+// client's credentials (the error then wraps [ErrAuth]): retrying a
+// refused token would never end.
 func (c *Client) Watch(ctx context.Context) error {
 	co := newCoalescer(coalesceWindow, maxPendingPaths)
 	defer co.stop()
-	w, err := c.newWatcher(co)
-	if err != nil {
-		return err
-	}
+	w := c.newWatcher(co)
 	defer w.close()
 	w.addTree("")
 	go w.loop(ctx)
@@ -40,7 +39,8 @@ func (c *Client) Watch(ctx context.Context) error {
 		pass:        c.watchPass(w),
 		log:         c.log,
 		poll:        w.poll,
-		pollEvery:   pollInterval,
+		pollEvery:   c.pollEvery,
+		rescan:      w.rescanScopes,
 		connBackoff: newBackoff(backoffMin, backoffMax),
 		failBackoff: newBackoff(backoffMin, backoffMax),
 	}
@@ -61,34 +61,68 @@ func (c *Client) watchPass(w *watcher) passFunc {
 			scopes = nil
 			w.addTree("")
 		}
-		return c.runPass(ctx, scopes, progress)
+		sum, err := c.runPass(ctx, scopes, progress)
+		if scopes == nil || sum.Files >= releaseFiles {
+			// The pass's manifests and buffers are garbage now. Without
+			// this the runtime keeps their pages for minutes, and a
+			// watching client idles at several times its live heap.
+			debug.FreeOSMemory()
+		}
+		return sum, err
 	}
 }
 
+// releaseFiles is how many files a pass must cover for watch mode to hand
+// the memory it freed back to the system right away, as it does after
+// every full pass: forcing that costs a garbage collection, a few
+// milliseconds for a heap of tens of megabytes.
+const releaseFiles = 10000
+
 // watcher turns fsnotify events on the tree into dirty paths for a
-// coalescer, adding a watch on every directory as it appears.
+// coalescer, adding a watch on every directory as it appears. The
+// directories it cannot watch are kept in unwatched for periodic rescans
+// (see watchlimit.go). Its methods are safe for concurrent use.
 type watcher struct {
 	c  *Client
-	fw *fsnotify.Watcher
+	fw *fsnotify.Watcher // nil if inotify could not be started at all
 	co *coalescer
-	// poll is closed, once, when watching stops being possible.
+	// add, events and errs are fw's Add, Events and Errors; tests
+	// replace them to inject failures.
+	add    func(name string) error
+	events <-chan fsnotify.Event
+	errs   <-chan error
+	// poll is closed, once, when the first directory cannot be watched:
+	// the watch loop then starts its periodic rescans.
 	poll     chan struct{}
 	pollOnce sync.Once
+
+	mu sync.Mutex
+	// unwatched holds the topmost directories (slash-separated, "" for
+	// the root) that have no watch: nothing below one of them is watched
+	// either.
+	unwatched map[string]struct{}
+	// limitTold records that the watch limit was explained to the user,
+	// which happens once.
+	limitTold bool
 }
 
 // newWatcher starts an fsnotify watcher feeding co. If the system refuses
-// one (too many inotify instances), it returns a watcher that only polls.
-func (c *Client) newWatcher(co *coalescer) (*watcher, error) {
-	w := &watcher{c: c, co: co, poll: make(chan struct{})}
+// one (too many inotify instances), it says so and returns a watcher for
+// which the whole tree is unwatched, so that it is rescanned periodically.
+func (c *Client) newWatcher(co *coalescer) *watcher {
+	w := &watcher{c: c, co: co, poll: make(chan struct{}), unwatched: make(map[string]struct{})}
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
-		c.log.Error("cannot watch the directory; falling back to a full pass every 10s",
-			"err", err, "poll_interval", pollInterval)
-		w.stopWatching()
-		return w, nil
+		c.log.Warn("cannot watch the directory (too many inotify instances? see fs.inotify.max_user_instances); "+
+			"running a full pass periodically instead", "err", err, "poll_interval", c.pollEvery)
+		w.markUnwatched("")
+		return w
 	}
-	w.fw = fw
-	return w, nil
+	w.fw, w.add, w.events, w.errs = fw, fw.Add, fw.Events, fw.Errors
+	if c.watchHook != nil {
+		c.watchHook(w)
+	}
+	return w
 }
 
 // close stops watching.
@@ -98,30 +132,18 @@ func (w *watcher) close() {
 	}
 }
 
-// stopWatching switches watch mode to polling.
-func (w *watcher) stopWatching() {
-	w.pollOnce.Do(func() { close(w.poll) })
-}
-
-// polling reports whether watching has stopped.
-func (w *watcher) polling() bool {
-	select {
-	case <-w.poll:
-		return true
-	default:
-		return false
-	}
-}
-
 // addTree adds a watch on the directory rel ("" for the root) and every
-// directory below it that is not ignored.
+// directory below it that is not ignored. Once the kernel refuses a watch
+// for lack of room (ENOSPC), it stops asking and records the directories
+// left unwatched.
 func (w *watcher) addTree(rel string) {
-	if w.fw == nil || w.polling() {
+	if w.fw == nil {
 		return
 	}
 	rules := w.c.rules.Load()
-	root := w.c.abs(rel)
-	_ = filepath.WalkDir(root, func(name string, d fs.DirEntry, err error) error {
+	full := false
+	missed := 0
+	_ = filepath.WalkDir(w.c.abs(rel), func(name string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			// Gone or unreadable: the pass reports it.
 			return nil
@@ -133,28 +155,26 @@ func (w *watcher) addTree(rel string) {
 		if rules.match(r, true) {
 			return filepath.SkipDir
 		}
-		if err := w.fw.Add(name); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				w.limitHit()
-				return filepath.SkipAll
+		if !full {
+			err := w.add(name)
+			switch {
+			case err == nil:
+				w.markWatched(r)
+				return nil
+			case errors.Is(err, syscall.ENOSPC):
+				full = true
+			default:
+				w.c.log.Debug("cannot watch directory", "path", r, "err", err)
+				return nil
 			}
-			w.c.log.Debug("cannot watch directory", "path", r, "err", err)
 		}
+		missed++
+		w.markUnwatched(r)
 		return nil
 	})
-}
-
-// limitHit explains the inotify watch limit and switches to polling.
-func (w *watcher) limitHit() {
-	limit := "unknown"
-	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_watches"); err == nil {
-		limit = strings.TrimSpace(string(b))
+	if missed > 0 {
+		w.limitHit(missed)
 	}
-	w.c.log.Error("inotify watch limit reached; falling back to a full pass every 10s. "+
-		"Raise the limit with: sudo sysctl fs.inotify.max_user_watches=N "+
-		"(add it to /etc/sysctl.d/ to keep it), then restart the client",
-		"max_user_watches", limit, "poll_interval", pollInterval)
-	w.stopWatching()
 }
 
 // rel returns the slash-separated path of name relative to the root, and
@@ -179,23 +199,33 @@ func (w *watcher) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-w.fw.Events:
+		case ev, ok := <-w.events:
 			if !ok {
 				return
 			}
 			w.handle(ev)
-		case err, ok := <-w.fw.Errors:
+		case err, ok := <-w.errs:
 			if !ok {
 				return
 			}
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				w.c.log.Warn("file system events were lost; running a full pass")
-			} else {
-				w.c.log.Warn("watch error; running a full pass", "err", err)
-			}
-			w.co.addFull()
+			w.lost(err)
 		}
 	}
+}
+
+// lost handles an error from fsnotify: events may have been lost (the
+// kernel's event queue overflowed, say), so directories made meanwhile may
+// lack a watch and changes may have gone unseen. It adds the missing
+// watches and asks for a full pass, which rescans everything watched.
+func (w *watcher) lost(err error) {
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		w.c.log.Warn("file system events were lost (inotify queue overflow); rescanning the tree",
+			"hint", "raise fs.inotify.max_queued_events if this happens often")
+	} else {
+		w.c.log.Warn("watch error; rescanning the tree", "err", err)
+	}
+	w.addTree("")
+	w.co.addFull()
 }
 
 // handle turns one event into a dirty path.
@@ -231,8 +261,12 @@ func (w *watcher) handle(ev fsnotify.Event) {
 	w.co.add(rel)
 }
 
-// unwatchBelow removes the watches on name and below it.
+// unwatchBelow removes the watches on name and below it, and forgets the
+// unwatched directories there.
 func (w *watcher) unwatchBelow(name string) {
+	if rel, ok := w.rel(name); ok {
+		w.forgetUnwatched(rel)
+	}
 	prefix := name + string(filepath.Separator)
 	for _, p := range w.fw.WatchList() {
 		if p == name || strings.HasPrefix(p, prefix) {

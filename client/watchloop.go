@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// pollInterval is how often watch mode runs a full pass when it cannot
-// watch the tree (the inotify watch limit was hit).
-const pollInterval = 10 * time.Second
-
 // fullEvery turns every fullEvery-th retry of failed items into a full
 // pass, in case what blocks them lies outside their scopes (a parent
 // directory missing on the server, say).
@@ -27,10 +23,12 @@ type watchLoop struct {
 	co   *coalescer
 	pass passFunc
 	log  *slog.Logger
-	// poll is closed when the tree can no longer be watched; the loop
-	// then runs a full pass every pollEvery.
+	// poll is closed when part of the tree cannot be watched; the loop
+	// then calls rescan every pollEvery and runs a pass over the paths it
+	// returns, if any ("" stands for the whole tree).
 	poll      <-chan struct{}
 	pollEvery time.Duration
+	rescan    func() []string
 	// connBackoff paces retries after a pass that could not finish
 	// (server unreachable); failBackoff paces retries of failed items.
 	connBackoff, failBackoff *backoff
@@ -65,9 +63,13 @@ func (l *watchLoop) run(ctx context.Context) error {
 			t := time.NewTicker(l.pollEvery)
 			defer t.Stop()
 			pollTick = t.C
-			l.co.addFull()
+			continue
 		case <-pollTick:
-			l.co.addFull()
+			scopes := l.rescan()
+			if len(scopes) == 0 {
+				continue
+			}
+			l.co.requeue(scopes)
 		}
 		paths, full := l.co.take()
 		if !full && len(paths) == 0 {
