@@ -57,7 +57,7 @@ const ZstdWindow = 4 << 20
 // of the RPC library are sync.Pools, which a collection empties: each
 // collection would then cost a new encoder per stream, and allocating and
 // clearing those tables cost more than compressing small messages.
-var zstdEncoders = make(chan *zstd.Encoder, 8)
+var zstdEncoders = make(chan *zstd.Encoder, 4)
 
 // ZstdWriter is a zstd compressor for one message at a time, built on an
 // encoder borrowed from a pool that survives garbage collection: the first
