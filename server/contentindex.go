@@ -27,15 +27,66 @@ func (c content) matches(size, mtimeNs int64) bool {
 type contentIndex struct {
 	mu     sync.RWMutex
 	byPath map[string]content
-	bySum  map[[32]byte]map[string]struct{}
+	bySum  map[[32]byte]pathSet
 	bytes  int64 // total size of the files in byPath
+}
+
+// pathSet is the set of paths that hold one content. Nearly every content
+// has a single holder, so that one is kept inline and a map is made only
+// for the others: a map per content cost about 1 KiB per file.
+type pathSet struct {
+	first string              // a holder; "" when the set is empty
+	rest  map[string]struct{} // the other holders; nil when there are none
+}
+
+// add adds p to the set.
+func (ps *pathSet) add(p string) {
+	switch {
+	case ps.first == "" || ps.first == p:
+		ps.first = p
+	default:
+		if ps.rest == nil {
+			ps.rest = make(map[string]struct{}, 1)
+		}
+		ps.rest[p] = struct{}{}
+	}
+}
+
+// remove removes p from the set.
+func (ps *pathSet) remove(p string) {
+	if ps.first != p {
+		delete(ps.rest, p)
+		return
+	}
+	ps.first = ""
+	for q := range ps.rest {
+		ps.first = q
+		delete(ps.rest, q)
+		break
+	}
+	if len(ps.rest) == 0 {
+		ps.rest = nil
+	}
+}
+
+// list returns the paths of the set, unsorted.
+func (ps pathSet) list() []string {
+	if ps.first == "" {
+		return nil
+	}
+	paths := make([]string, 0, 1+len(ps.rest))
+	paths = append(paths, ps.first)
+	for p := range ps.rest {
+		paths = append(paths, p)
+	}
+	return paths
 }
 
 // newContentIndex returns an empty index.
 func newContentIndex() *contentIndex {
 	return &contentIndex{
 		byPath: make(map[string]content),
-		bySum:  make(map[[32]byte]map[string]struct{}),
+		bySum:  make(map[[32]byte]pathSet),
 	}
 }
 
@@ -47,11 +98,8 @@ func (ix *contentIndex) put(rel string, c content) {
 	ix.byPath[rel] = c
 	ix.bytes += c.size
 	paths := ix.bySum[c.sum]
-	if paths == nil {
-		paths = make(map[string]struct{}, 1)
-		ix.bySum[c.sum] = paths
-	}
-	paths[rel] = struct{}{}
+	paths.add(rel)
+	ix.bySum[c.sum] = paths
 }
 
 // get returns what is known about the file at rel.
@@ -92,11 +140,12 @@ func (ix *contentIndex) dropLocked(rel string) {
 	}
 	delete(ix.byPath, rel)
 	ix.bytes -= old.size
-	if paths := ix.bySum[old.sum]; paths != nil {
-		delete(paths, rel)
-		if len(paths) == 0 {
-			delete(ix.bySum, old.sum)
-		}
+	paths := ix.bySum[old.sum]
+	paths.remove(rel)
+	if paths.first == "" {
+		delete(ix.bySum, old.sum)
+	} else {
+		ix.bySum[old.sum] = paths
 	}
 }
 
@@ -104,10 +153,7 @@ func (ix *contentIndex) dropLocked(rel string) {
 // SHA-256, sorted.
 func (ix *contentIndex) holders(sum [32]byte) []string {
 	ix.mu.RLock()
-	paths := make([]string, 0, len(ix.bySum[sum]))
-	for p := range ix.bySum[sum] {
-		paths = append(paths, p)
-	}
+	paths := ix.bySum[sum].list()
 	ix.mu.RUnlock()
 	slices.Sort(paths)
 	return paths

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +75,42 @@ func TestPathLocks(t *testing.T) {
 	unlock()
 	if n := l.size(); n != 0 {
 		t.Errorf("%d locks left", n)
+	}
+}
+
+func TestPathSet(t *testing.T) {
+	tests := []struct {
+		name string
+		add  []string
+		drop []string
+		want []string
+	}{
+		{"empty", nil, nil, nil},
+		{"one", []string{"a"}, nil, []string{"a"}},
+		{"twice the same", []string{"a", "a"}, nil, []string{"a"}},
+		{"several", []string{"c", "a", "b"}, nil, []string{"a", "b", "c"}},
+		{"drop the inline one", []string{"a", "b", "c"}, []string{"a"}, []string{"b", "c"}},
+		{"drop all", []string{"a", "b"}, []string{"b", "a"}, nil},
+		{"drop a stranger", []string{"a"}, []string{"z"}, []string{"a"}},
+		{"drop then add", []string{"a", "b"}, []string{"a", "b"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ps pathSet
+			for _, p := range tt.add {
+				ps.add(p)
+			}
+			for _, p := range tt.drop {
+				ps.remove(p)
+			}
+			got := ps.list()
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("list = %q, want %q", got, tt.want)
+			}
+			if (ps.first == "") != (len(tt.want) == 0) {
+				t.Errorf("first = %q with %d holders", ps.first, len(tt.want))
+			}
+		})
 	}
 }
