@@ -16,7 +16,9 @@ import (
 // without duplicates, every entry well formed and inside a requested
 // scope.
 func (c *Client) fetchManifest(ctx context.Context, scopes []string) (engine.Manifest, error) {
-	stream, err := c.rpc.GetManifest(ctx, connect.NewRequest(&dirsyncv1.GetManifestRequest{Paths: scopes}))
+	// Hashes stay on the server: the client compares by size and mtime,
+	// and copy_content asks about content.
+	stream, err := c.rpc.GetManifest(ctx, connect.NewRequest(&dirsyncv1.GetManifestRequest{Paths: scopes, OmitSha256: true}))
 	if err != nil {
 		return nil, fmt.Errorf("get manifest: %w", err)
 	}

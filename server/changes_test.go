@@ -40,6 +40,7 @@ func copyChange(e *dirsyncv1.Entry) *dirsyncv1.Change {
 func TestApplyChanges(t *testing.T) {
 	mtime := time.Date(2023, 1, 2, 3, 4, 5, 600, time.UTC)
 	content := randomBytes(10000, 7)
+	var sameBefore os.FileInfo // the file "same" before its copy_content
 	cases := []struct {
 		name    string
 		setup   func(t *testing.T, root string)
@@ -68,6 +69,35 @@ func TestApplyChanges(t *testing.T) {
 				if _, err := os.Lstat(filepath.Join(env.root, "c")); err == nil {
 					t.Errorf("c was created")
 				}
+			},
+		},
+		{
+			name: "copy content onto the file that holds it sets only metadata",
+			setup: func(t *testing.T, root string) {
+				writeFile(t, root, "same", content)
+				var err error
+				if sameBefore, err = os.Stat(filepath.Join(root, "same")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			changes: []*dirsyncv1.Change{copyChange(fileEntry("same", content, 0o640, mtime))},
+			codes:   []connect.Code{0},
+			saved:   []int64{int64(len(content))},
+			check: func(t *testing.T, env *testEnv) {
+				if got := readFile(t, env.root, "same"); !bytes.Equal(got, content) {
+					t.Errorf("same differs")
+				}
+				info, err := os.Stat(filepath.Join(env.root, "same"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Mode().Perm() != 0o640 || !info.ModTime().Equal(mtime) {
+					t.Errorf("same: mode %v mtime %v, want 0640 %v", info.Mode(), info.ModTime(), mtime)
+				}
+				if !os.SameFile(info, sameBefore) {
+					t.Errorf("same was rewritten; only its metadata should change")
+				}
+				assertNoTempFiles(t, env.root)
 			},
 		},
 		{

@@ -17,8 +17,8 @@ const manifestBatchSize = 1000
 // order with parents before children, in batches of at most
 // [manifestBatchSize] entries. Every regular file carries its SHA-256,
 // taken from the content index when the file's size and mtime match it and
-// computed otherwise. Requested paths must be canonical; one that does not
-// exist lists nothing.
+// computed otherwise, unless the request asks to omit it. Requested paths
+// must be canonical; one that does not exist lists nothing.
 func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
 	scopes := req.Msg.GetPaths()
 	if len(scopes) > maxManifestScopes {
@@ -34,9 +34,11 @@ func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1
 	if err != nil {
 		return s.connectError("get manifest", "", err)
 	}
-	m, err = s.fillHashes(ctx, m)
-	if err != nil {
-		return s.connectError("get manifest", "", err)
+	if !req.Msg.GetOmitSha256() {
+		m, err = s.fillHashes(ctx, m)
+		if err != nil {
+			return s.connectError("get manifest", "", err)
+		}
 	}
 	for len(m) > 0 {
 		n := min(len(m), manifestBatchSize)

@@ -413,7 +413,11 @@ type GetManifestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Subtrees to list, as canonical relative paths. Empty lists the whole
 	// tree. A path that does not exist lists nothing.
-	Paths         []string `protobuf:"bytes,1,rep,name=paths,proto3" json:"paths,omitempty"`
+	Paths []string `protobuf:"bytes,1,rep,name=paths,proto3" json:"paths,omitempty"`
+	// Leave out the SHA-256 of files, which is about half of each entry.
+	// The dirsync client does: it compares by size and mtime, and asks the
+	// server whether it holds a content with copy_content.
+	OmitSha256    bool `protobuf:"varint,2,opt,name=omit_sha256,json=omitSha256,proto3" json:"omit_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -453,6 +457,13 @@ func (x *GetManifestRequest) GetPaths() []string {
 		return x.Paths
 	}
 	return nil
+}
+
+func (x *GetManifestRequest) GetOmitSha256() bool {
+	if x != nil {
+		return x.OmitSha256
+	}
+	return false
 }
 
 // GetManifestResponse is one batch of the server's entries.
@@ -1647,9 +1658,11 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\rliteral_bytes\x18\r \x01(\x03R\fliteralBytes\x12*\n" +
 	"\x11delta_saved_bytes\x18\x0e \x01(\x03R\x0fdeltaSavedBytes\x12*\n" +
 	"\x11dedup_saved_bytes\x18\x0f \x01(\x03R\x0fdedupSavedBytes\x12\x1a\n" +
-	"\bfailures\x18\x10 \x01(\x03R\bfailures\"*\n" +
+	"\bfailures\x18\x10 \x01(\x03R\bfailures\"K\n" +
 	"\x12GetManifestRequest\x12\x14\n" +
-	"\x05paths\x18\x01 \x03(\tR\x05paths\"B\n" +
+	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x1f\n" +
+	"\vomit_sha256\x18\x02 \x01(\bR\n" +
+	"omitSha256\"B\n" +
 	"\x13GetManifestResponse\x12+\n" +
 	"\aentries\x18\x01 \x03(\v2\x11.dirsync.v1.EntryR\aentries\"C\n" +
 	"\x13ApplyChangesRequest\x12,\n" +
