@@ -27,21 +27,28 @@ func waitMirror(t *testing.T, f *fakeServer, dir, what string) {
 	}
 }
 
+// watchInBackground runs c.Watch until the returned function is called;
+// that function stops it and fails t if Watch returned an error.
+func watchInBackground(t *testing.T, c *Client) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Watch(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Watch: %v", err)
+		}
+	}
+}
+
 func TestWatchFollowsChanges(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a/one.txt", []byte("one"))
 	writeFile(t, dir, "b/two.txt", []byte("two"))
 	f := newFakeServer()
 	c := f.serve(t, dir, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Watch(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Watch: %v", err)
-		}
-	}()
+	defer watchInBackground(t, c)()
 	waitMirror(t, f, dir, "initial pass")
 
 	// A new directory tree, made faster than a watch can land on it.

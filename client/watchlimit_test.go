@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -172,14 +171,9 @@ func TestWatchAtLimitRescansUnwatchedDirs(t *testing.T) {
 		w = nw
 		hooked.Store(true)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Watch(ctx) }()
+	stopWatch := watchInBackground(t, c)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Watch: %v", err)
-		}
+		stopWatch()
 		if t.Failed() {
 			t.Logf("client log:\n%s", logs.String())
 		}
@@ -240,15 +234,7 @@ func TestWatchOverflowRescans(t *testing.T) {
 		}(w.events)
 		w.events, w.errs = events, errs
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Watch(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Watch: %v", err)
-		}
-	}()
+	defer watchInBackground(t, c)()
 	waitMirror(t, f, dir, "initial pass")
 
 	// The kernel's queue overflows: these events are lost.

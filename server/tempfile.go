@@ -132,24 +132,22 @@ func (s *Server) rename(d *os.Root, tmp, name, rel string) error {
 // syncDir makes the entries of the directory dir ("" for the root)
 // durable.
 func (s *Server) syncDir(dir string) error {
-	if dir == "" {
-		dir = "."
+	name := dir
+	if name == "" {
+		name = "."
 	}
-	d, err := s.root.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %q: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
-	}
-	return nil
+	return syncIn(s.root, name, dir)
 }
 
 // syncRoot makes the entries of the directory d, whose path from the root
 // is dir, durable.
 func syncRoot(d *os.Root, dir string) error {
-	f, err := d.Open(".")
+	return syncIn(d, ".", dir)
+}
+
+// syncIn fsyncs the directory name of d; dir names it in errors.
+func syncIn(d *os.Root, name, dir string) error {
+	f, err := d.Open(name)
 	if err != nil {
 		return fmt.Errorf("open directory %q: %w", dir, err)
 	}
