@@ -139,6 +139,7 @@ func (s *Server) deleteEntry(rel string) error {
 func (s *Server) removeEntry(rel string, info fs.FileInfo) error {
 	var err error
 	if info.IsDir() {
+		s.dirEpoch.Add(1) // drop the directory handles streams hold
 		err = s.root.RemoveAll(rel)
 		s.index.removeTree(rel)
 	} else {

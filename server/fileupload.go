@@ -39,19 +39,22 @@ type fileUpload struct {
 	rel  string
 	want engine.Entry
 
-	unlock  func()   // releases the path lock; nil when not held
-	dir     *os.Root // the parent directory of rel; nil until opened
-	name    string   // the base name of rel, in dir
-	base    *os.File // current copy the delta refers to, or nil
-	tmp     *os.File // temporary file being written, or nil
-	tmpName string   // name of tmp in dir
-	out     *sizeLimitWriter
-	buf     *bufio.Writer
-	patcher *engine.Patcher
-	literal int64   // literal bytes applied
-	resumed int64   // bytes taken from a kept partial upload
-	written int64   // bytes of the verified file
-	placed  content // the file in place, once committed
+	unlock func()   // releases the path lock; nil when not held
+	dir    *os.Root // the parent directory of rel; nil until opened
+	// releaseDir gives dir back to the stream's [dirCache]; nil when
+	// dir is the file's own handle, closed with the file.
+	releaseDir func()
+	name       string   // the base name of rel, in dir
+	base       *os.File // current copy the delta refers to, or nil
+	tmp        *os.File // temporary file being written, or nil
+	tmpName    string   // name of tmp in dir
+	out        *sizeLimitWriter
+	buf        *bufio.Writer
+	patcher    *engine.Patcher
+	literal    int64   // literal bytes applied
+	resumed    int64   // bytes taken from a kept partial upload
+	written    int64   // bytes of the verified file
+	placed     content // the file in place, once committed
 	// reserved is the temporary space reserved for the file, released
 	// with it.
 	reserved int64
@@ -61,17 +64,18 @@ type fileUpload struct {
 
 // beginUpload starts the file that hdr describes: it validates the header,
 // locks the path, checks the base of a delta and creates the temporary
-// file. A failure is recorded in the returned fileUpload.
-func (s *Server) beginUpload(ctx context.Context, hdr *dirsyncv1.UploadHeader) *fileUpload {
+// file. The file's directory comes from dirs. A failure is recorded in
+// the returned fileUpload.
+func (s *Server) beginUpload(ctx context.Context, hdr *dirsyncv1.UploadHeader, dirs *dirCache) *fileUpload {
 	u := &fileUpload{s: s, rel: hdr.GetEntry().GetPath()}
-	if err := u.begin(ctx, hdr); err != nil {
+	if err := u.begin(ctx, hdr, dirs); err != nil {
 		u.fail(err)
 	}
 	return u
 }
 
 // begin does the work of [Server.beginUpload].
-func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) error {
+func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dirs *dirCache) error {
 	s := u.s
 	want, err := entryFromProto(hdr.GetEntry(), engine.TypeFile)
 	if err != nil {
@@ -99,7 +103,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader) err
 	}
 	u.unlock = unlock
 	// A delta needs its base, so its parents must exist already.
-	u.dir, err = s.openDir(u.rel, engine.ParentPath(u.rel), hdr.GetBase() == nil)
+	u.dir, u.releaseDir, err = dirs.open(u.rel, engine.ParentPath(u.rel), hdr.GetBase() == nil)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("upload of %q: base is gone: %w", u.rel, errBaseChanged)
 	}
@@ -319,7 +323,11 @@ func (u *fileUpload) release() {
 		u.s.discardTemp(u.dir, u.tmp, u.tmpName)
 		u.tmp, u.tmpName = nil, ""
 	}
-	if u.dir != nil {
+	switch {
+	case u.releaseDir != nil:
+		u.releaseDir()
+		u.dir, u.releaseDir = nil, nil
+	case u.dir != nil:
 		u.dir.Close()
 		u.dir = nil
 	}

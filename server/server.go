@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dirsync/dirsync/gen/dirsync/v1/dirsyncv1connect"
@@ -81,6 +82,8 @@ type Server struct {
 	locks    *pathLocks
 	partials partials
 	stats    stats
+	// dirEpoch counts directory removals; see [dirCache].
+	dirEpoch atomic.Uint64
 	// writeFault is Options.WriteFault.
 	writeFault func(n int) error
 

@@ -112,6 +112,7 @@ func (s *Server) rename(d *os.Root, tmp, name, rel string) error {
 	info, err := d.Lstat(name)
 	switch {
 	case err == nil && info.IsDir():
+		s.dirEpoch.Add(1) // drop the directory handles streams hold
 		if err := d.RemoveAll(name); err != nil {
 			return fmt.Errorf("remove directory %q: %w", rel, err)
 		}

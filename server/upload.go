@@ -47,16 +47,18 @@ func (s *Server) upload(ctx context.Context, stream uploadStream) error {
 	}
 	defer s.streams.release()
 	c := s.newCommitter(stream.Send)
-	err := s.receiveUploads(ctx, stream, c)
+	dirs := s.newDirCache()
+	err := s.receiveUploads(ctx, stream, c, dirs)
 	if cerr := c.close(); err == nil {
 		err = cerr
 	}
+	dirs.close()
 	return err
 }
 
 // receiveUploads reads the stream's messages, builds each file and hands it
 // to c once its finish arrives.
-func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *committer) error {
+func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *committer, dirs *dirCache) error {
 	var cur *fileUpload
 	defer func() {
 		if cur != nil {
@@ -84,7 +86,7 @@ func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *com
 			return connect.NewError(connect.CodeInvalidArgument,
 				fmt.Errorf("upload of %q: header of the next file before the file's finish", cur.rel))
 		case req.GetHeader() != nil:
-			cur = s.beginUpload(ctx, req.GetHeader())
+			cur = s.beginUpload(ctx, req.GetHeader(), dirs)
 		case cur == nil:
 			return connect.NewError(connect.CodeInvalidArgument,
 				errors.New("upload message without a header outside a file"))
