@@ -216,27 +216,44 @@ func (f *fakeServer) Upload(_ context.Context, stream *connect.BidiStream[dirsyn
 		if msg.GetHeader() != nil {
 			hdr, ops, lit = msg.GetHeader(), nil, 0
 		}
-		for _, op := range msg.GetOps() {
-			switch o := op.GetOp().(type) {
-			case *dirsyncv1.DeltaOp_Copy:
-				ops = append(ops, engine.Op{Kind: engine.OpCopy, Block: int64(o.Copy.GetStart()), Count: int64(o.Copy.GetCount())})
-			case *dirsyncv1.DeltaOp_Literal:
-				ops = append(ops, engine.Op{Kind: engine.OpLiteral, Data: o.Literal})
-				lit += int64(len(o.Literal))
+		ops, lit = appendOps(ops, lit, msg.GetOps())
+		if msg.GetFinish() {
+			if err := f.answer(stream, hdr, ops, lit, msg.GetSha256()); err != nil {
+				return err
 			}
 		}
-		if !msg.GetFinish() {
-			continue
-		}
-		resp := f.commit(hdr, ops, msg.GetSha256())
-		if resp.Code == 0 {
-			resp.LiteralBytes = lit
-			resp.MatchedBytes = hdr.GetEntry().GetSize() - lit
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
+		for _, file := range msg.GetFiles() {
+			ops, lit := appendOps(nil, 0, file.GetOps())
+			if err := f.answer(stream, file.GetHeader(), ops, lit, file.GetSha256()); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// appendOps converts wire ops and appends them to ops; lit counts the
+// literal bytes.
+func appendOps(ops []engine.Op, lit int64, wire []*dirsyncv1.DeltaOp) ([]engine.Op, int64) {
+	for _, op := range wire {
+		switch o := op.GetOp().(type) {
+		case *dirsyncv1.DeltaOp_Copy:
+			ops = append(ops, engine.Op{Kind: engine.OpCopy, Block: int64(o.Copy.GetStart()), Count: int64(o.Copy.GetCount())})
+		case *dirsyncv1.DeltaOp_Literal:
+			ops = append(ops, engine.Op{Kind: engine.OpLiteral, Data: o.Literal})
+			lit += int64(len(o.Literal))
+		}
+	}
+	return ops, lit
+}
+
+// answer commits one finished file and sends its response.
+func (f *fakeServer) answer(stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse], hdr *dirsyncv1.UploadHeader, ops []engine.Op, lit int64, finishSum []byte) error {
+	resp := f.commit(hdr, ops, finishSum)
+	if resp.Code == 0 {
+		resp.LiteralBytes = lit
+		resp.MatchedBytes = hdr.GetEntry().GetSize() - lit
+	}
+	return stream.Send(resp)
 }
 
 // commit builds one uploaded file and puts it in place; finishSum is the

@@ -34,15 +34,20 @@ const opOverhead = 32
 // packer packs the operations of one file into UploadRequest messages of at
 // most about max bytes: the first carries the header, the last has finish
 // set, and a file whose operations fit in one message is exactly one
-// message. It copies literal data, so ops whose Data aliases a reused
-// buffer (as [engine.Delta] emits them) are safe to add. It is not safe for
+// message, which goes to whole instead of send when whole is set. It
+// copies literal data, so ops whose Data aliases a reused buffer (as
+// [engine.Delta] emits them) are safe to add. It is not safe for
 // concurrent use.
 type packer struct {
 	send func(*dirsyncv1.UploadRequest) error
-	max  int
-	msg  *dirsyncv1.UploadRequest
-	size int
-	sum  []byte // see finishSum
+	// whole, if set, takes a file that fits in one message, with the
+	// message's estimated size, instead of send; see [upStream.pack].
+	whole func(msg *dirsyncv1.UploadRequest, size int) error
+	max   int
+	msg   *dirsyncv1.UploadRequest
+	size  int
+	sent  bool   // a message of the file went to send already
+	sum   []byte // see finishSum
 }
 
 // newPacker returns a packer that starts a file described by header and
@@ -94,13 +99,21 @@ func (p *packer) finishSum(sum []byte) {
 func (p *packer) finish() error {
 	p.msg.Sha256 = p.sum
 	p.msg.Finish = true
+	if p.whole != nil && !p.sent {
+		msg := p.msg
+		p.msg = nil
+		if err := p.whole(msg, p.size+len(p.sum)+opOverhead); err != nil {
+			return fmt.Errorf("send upload message: %w", err)
+		}
+		return nil
+	}
 	return p.flush()
 }
 
 // flush sends the current message and starts an empty one.
 func (p *packer) flush() error {
 	msg := p.msg
-	p.msg, p.size = &dirsyncv1.UploadRequest{}, 0
+	p.msg, p.size, p.sent = &dirsyncv1.UploadRequest{}, 0, true
 	if err := p.send(msg); err != nil {
 		return fmt.Errorf("send upload message: %w", err)
 	}

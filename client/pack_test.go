@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
@@ -157,5 +159,54 @@ func TestMessageBytes(t *testing.T) {
 	}
 	if got, want := describe(msgs), "H"+strings.Repeat(" L262144", 8)+" F"; got != want {
 		t.Errorf("2 MiB with zstd = %q, want %q", got, want)
+	}
+}
+
+func TestPackWholeFiles(t *testing.T) {
+	const k = 1 << 10
+	tests := []struct {
+		name      string
+		size      int
+		wantWhole bool
+	}{
+		{"empty file", 0, true},
+		{"small file", 10 * k, true},
+		{"one full message", 3 * engine.MaxLiteralSize, true},
+		{"two messages", maxMessageBytes + 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sent []*dirsyncv1.UploadRequest
+			var whole *dirsyncv1.UploadRequest
+			var wholeSize int
+			hdr := &dirsyncv1.UploadHeader{Entry: &dirsyncv1.Entry{Path: "f", Type: dirsyncv1.EntryType_ENTRY_TYPE_FILE, Size: int64(tt.size)}}
+			pk := newPacker(hdr, maxMessageBytes, func(m *dirsyncv1.UploadRequest) error { sent = append(sent, m); return nil })
+			pk.whole = func(m *dirsyncv1.UploadRequest, size int) error { whole, wholeSize = m, size; return nil }
+			if err := sendLiterals(bytes.NewReader(make([]byte, tt.size)), pk.add); err != nil {
+				t.Fatal(err)
+			}
+			pk.finishSum(make([]byte, 32))
+			if err := pk.finish(); err != nil {
+				t.Fatal(err)
+			}
+			if got := whole != nil; got != tt.wantWhole {
+				t.Fatalf("handed over whole = %v, want %v (sent %s)", got, tt.wantWhole, describe(sent))
+			}
+			if !tt.wantWhole {
+				if last := sent[len(sent)-1]; !last.GetFinish() || len(last.GetSha256()) != 32 {
+					t.Errorf("last sent message lacks finish or sum: %s", describe(sent))
+				}
+				return
+			}
+			if len(sent) != 0 {
+				t.Errorf("a whole file also went to send: %s", describe(sent))
+			}
+			if whole.GetHeader() != hdr || !whole.GetFinish() || len(whole.GetSha256()) != 32 {
+				t.Errorf("whole message = %s, want the header, its ops, the sum and finish", describe([]*dirsyncv1.UploadRequest{whole}))
+			}
+			if size := proto.Size(whole); wholeSize < size || wholeSize > size+4*k {
+				t.Errorf("estimated size %d for a message of %d bytes", wholeSize, size)
+			}
+		})
 	}
 }

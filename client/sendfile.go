@@ -77,7 +77,8 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	s.fifo <- fl
 
 	var sendErr error
-	pk := newPacker(header, messageBytes(c.opts.Compression), s.bidi.Send)
+	pk := newPacker(header, messageBytes(c.opts.Compression), s.send)
+	pk.whole = s.pack
 	emit := func(op engine.Op) error {
 		if err := pk.add(op); err != nil {
 			sendErr = err

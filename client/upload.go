@@ -17,7 +17,7 @@ import (
 // that memory and the work lost to a broken stream stay bounded. A single
 // file larger than maxInflightBytes is still sent, alone.
 const (
-	maxInflightFiles = 64
+	maxInflightFiles = 512
 	maxInflightBytes = 16 << 20
 )
 
@@ -61,7 +61,9 @@ type uploader struct {
 func (u *uploader) run(ctx context.Context, jobs []*uploadJob) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan *uploadJob)
+	// Every job is queued at once, so that a worker finds its next file
+	// at hand and packs small files together; see [upStream.pack].
+	ch := make(chan *uploadJob, len(jobs))
 	n := min(u.c.opts.Concurrency, len(jobs))
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -103,12 +105,26 @@ func (u *uploader) worker(ctx context.Context, jobs <-chan *uploadJob) error {
 		var job *uploadJob
 		var ok bool
 		select {
-		case <-ctx.Done():
-			if s != nil {
-				s.close()
-			}
-			return ctx.Err()
 		case job, ok = <-jobs:
+		default:
+			// No next file at hand: send what is packed before waiting.
+			if s != nil {
+				if err := s.flushPacked(); err != nil {
+					serr := s.close()
+					s = nil
+					if err := u.settle(ctx, serr, err); err != nil {
+						return err
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				if s != nil {
+					s.close()
+				}
+				return ctx.Err()
+			case job, ok = <-jobs:
+			}
 		}
 		if !ok {
 			if s == nil {
@@ -190,6 +206,12 @@ type upStream struct {
 	bytes int64
 	// wake is closed and replaced whenever the budget is released.
 	wake chan struct{}
+
+	// packed holds whole small files waiting to go out together in one
+	// message (UploadRequest.files), about packedSize bytes; only the
+	// worker goroutine touches them. See [upStream.pack].
+	packed     []*dirsyncv1.UploadFile
+	packedSize int
 }
 
 // inflight is a file sent on a stream and not yet answered.
@@ -202,6 +224,8 @@ type inflight struct {
 }
 
 // acquire waits until the stream may take one more file costing cost bytes.
+// Before it waits, it sends the packed files, which may be the ones
+// holding the budget.
 func (s *upStream) acquire(ctx context.Context, cost int64) error {
 	for {
 		s.mu.Lock()
@@ -213,6 +237,9 @@ func (s *upStream) acquire(ctx context.Context, cost int64) error {
 		}
 		wake := s.wake
 		s.mu.Unlock()
+		if err := s.flushPacked(); err != nil {
+			return err
+		}
 		select {
 		case <-wake:
 		case <-s.dead:
@@ -300,9 +327,52 @@ func (s *upStream) read() {
 	}
 }
 
+// send sends msg, after the packed files, which came first.
+func (s *upStream) send(msg *dirsyncv1.UploadRequest) error {
+	if err := s.flushPacked(); err != nil {
+		return err
+	}
+	return s.bidi.Send(msg)
+}
+
+// pack takes msg, a whole file in one message of about size bytes, to send
+// later with others in one message. Small files cost mostly per message:
+// framing, flow control and a hand-off between goroutines on each side.
+// The packed files go out when the next would make the message larger
+// than the packer's bound, before any message of another kind, before the
+// stream waits for answers, and whenever the worker has no next file at
+// hand, so packing never delays a lone change.
+func (s *upStream) pack(msg *dirsyncv1.UploadRequest, size int) error {
+	limit := messageBytes(s.u.c.opts.Compression)
+	if len(s.packed) > 0 && s.packedSize+size > limit {
+		if err := s.flushPacked(); err != nil {
+			return err
+		}
+	}
+	s.packed = append(s.packed, &dirsyncv1.UploadFile{Header: msg.Header, Ops: msg.Ops, Sha256: msg.Sha256})
+	s.packedSize += size
+	return nil
+}
+
+// flushPacked sends the packed files, if any, in one message.
+func (s *upStream) flushPacked() error {
+	if len(s.packed) == 0 {
+		return nil
+	}
+	msg := &dirsyncv1.UploadRequest{Files: s.packed}
+	s.packed, s.packedSize = nil, 0
+	if err := s.bidi.Send(msg); err != nil {
+		return fmt.Errorf("send upload message: %w", err)
+	}
+	return nil
+}
+
 // close ends the stream and waits until every file sent on it has been
-// reported. It returns the error the stream ended with, if any.
+// reported. It returns the error the stream ended with, if any. Packed
+// files go out first; if that fails, the reader reports them with the
+// stream's error.
 func (s *upStream) close() error {
+	_ = s.flushPacked()
 	_ = s.bidi.CloseRequest()
 	close(s.fifo)
 	<-s.readerDone

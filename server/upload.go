@@ -57,7 +57,8 @@ func (s *Server) upload(ctx context.Context, stream uploadStream) error {
 }
 
 // receiveUploads reads the stream's messages, builds each file and hands it
-// to c once its finish arrives.
+// to c once its finish arrives. A message's own file part comes first,
+// then its packed files, in order.
 func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *committer, dirs *dirCache) error {
 	var cur *fileUpload
 	defer func() {
@@ -87,15 +88,32 @@ func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *com
 				fmt.Errorf("upload of %q: header of the next file before the file's finish", cur.rel))
 		case req.GetHeader() != nil:
 			cur = s.beginUpload(ctx, req.GetHeader(), dirs)
-		case cur == nil:
+		case cur == nil && (len(req.GetFiles()) == 0 || len(req.GetOps()) > 0 || req.GetFinish() || len(req.GetSha256()) > 0):
 			return connect.NewError(connect.CodeInvalidArgument,
 				errors.New("upload message without a header outside a file"))
 		}
-		cur.apply(req.GetOps())
-		if req.GetFinish() {
-			cur.verify(req.GetSha256())
-			c.add(cur)
-			cur = nil
+		if cur != nil {
+			cur.apply(req.GetOps())
+			if req.GetFinish() {
+				cur.verify(req.GetSha256())
+				c.add(cur)
+				cur = nil
+			}
+		}
+		if files := req.GetFiles(); len(files) > 0 {
+			if cur != nil {
+				return connect.NewError(connect.CodeInvalidArgument,
+					fmt.Errorf("upload of %q: packed files before the file's finish", cur.rel))
+			}
+			for _, f := range files {
+				if f.GetHeader() == nil {
+					return connect.NewError(connect.CodeInvalidArgument, errors.New("packed upload file without a header"))
+				}
+				u := s.beginUpload(ctx, f.GetHeader(), dirs)
+				u.apply(f.GetOps())
+				u.verify(f.GetSha256())
+				c.add(u)
+			}
 		}
 	}
 }

@@ -190,6 +190,47 @@ func TestUpload(t *testing.T) {
 			codes: []connect.Code{connect.CodeFailedPrecondition},
 		},
 		{
+			name:  "packed files after a finished file",
+			setup: map[string][]byte{"m": old},
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				bad := fileEntry("m", edited, 0o644, mtime)
+				bad.Sha256 = make([]byte, 32)
+				first := &dirsyncv1.UploadRequest{
+					Header: &dirsyncv1.UploadHeader{Entry: fileEntry("p/own", []byte("own"), 0o644, mtime)},
+					Ops:    []*dirsyncv1.DeltaOp{literalOp([]byte("own"))}, Finish: true,
+				}
+				noSum := fileEntry("p/late-sum", []byte("late"), 0o600, mtime)
+				sum := noSum.Sha256
+				noSum.Sha256 = nil
+				first.Files = []*dirsyncv1.UploadFile{
+					{Header: &dirsyncv1.UploadHeader{Entry: fileEntry("p/a", []byte("a"), 0o644, mtime)}, Ops: []*dirsyncv1.DeltaOp{literalOp([]byte("a"))}},
+					{Header: &dirsyncv1.UploadHeader{Entry: bad}, Ops: []*dirsyncv1.DeltaOp{literalOp(edited)}},
+					{Header: &dirsyncv1.UploadHeader{Entry: noSum}, Ops: []*dirsyncv1.DeltaOp{literalOp([]byte("late"))}, Sha256: sum},
+					{Header: &dirsyncv1.UploadHeader{Entry: fileEntry("q/empty", nil, 0o644, mtime)}},
+				}
+				// A message may also carry packed files alone.
+				next := &dirsyncv1.UploadRequest{Files: []*dirsyncv1.UploadFile{
+					{Header: &dirsyncv1.UploadHeader{Entry: fileEntry("p/z", []byte("z"), 0o644, mtime)}, Ops: []*dirsyncv1.DeltaOp{literalOp([]byte("z"))}},
+				}}
+				return []*dirsyncv1.UploadRequest{first, next}
+			},
+			codes: []connect.Code{0, 0, connect.CodeAborted, 0, 0, 0},
+			check: func(t *testing.T, env *testEnv, resps []*dirsyncv1.UploadResponse) {
+				want := []string{"p/own", "p/a", "m", "p/late-sum", "q/empty", "p/z"}
+				for i, r := range resps {
+					if r.GetPath() != want[i] {
+						t.Errorf("answer %d is for %q, want %q", i, r.GetPath(), want[i])
+					}
+				}
+				oldIntact("m", old)(t, env, resps)
+				for rel, data := range map[string]string{"p/own": "own", "p/a": "a", "p/late-sum": "late", "q/empty": "", "p/z": "z"} {
+					if got := readFile(t, env.root, rel); string(got) != data {
+						t.Errorf("%s = %q, want %q", rel, got, data)
+					}
+				}
+			},
+		},
+		{
 			name: "reserved temporary name",
 			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
 				return literalUpload(fileEntry(".dirsync-tmp-x", []byte("x"), 0o644, mtime), []byte("x"))
@@ -245,6 +286,16 @@ func TestUploadProtocolViolations(t *testing.T) {
 		{"finish before header", []*dirsyncv1.UploadRequest{{Finish: true}}},
 		{"header before finish", []*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: e}}, {Header: &dirsyncv1.UploadHeader{Entry: e}}}},
 		{"end in the middle of a file", []*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: e}, Ops: []*dirsyncv1.DeltaOp{literalOp([]byte("x"))}}}},
+		{"empty message", []*dirsyncv1.UploadRequest{{}}},
+		{"packed files while a file is open", []*dirsyncv1.UploadRequest{{
+			Header: &dirsyncv1.UploadHeader{Entry: e},
+			Files:  []*dirsyncv1.UploadFile{{Header: &dirsyncv1.UploadHeader{Entry: fileEntry("b", nil, 0o644, time.Now())}}},
+		}}},
+		{"packed file without a header", []*dirsyncv1.UploadRequest{{Files: []*dirsyncv1.UploadFile{{Ops: []*dirsyncv1.DeltaOp{literalOp([]byte("x"))}}}}}},
+		{"packed files beside stray ops", []*dirsyncv1.UploadRequest{{
+			Ops:   []*dirsyncv1.DeltaOp{literalOp([]byte("x"))},
+			Files: []*dirsyncv1.UploadFile{{Header: &dirsyncv1.UploadHeader{Entry: fileEntry("b", nil, 0o644, time.Now())}}},
+		}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

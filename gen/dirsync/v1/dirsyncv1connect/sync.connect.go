@@ -69,7 +69,8 @@ type SyncServiceClient interface {
 	// Upload carries the contents of any number of files, one after another,
 	// on one stream. A file starts with a message that has a header, goes on
 	// with messages of operations, and ends with a message that has finish
-	// set; a small file fits in one message. The server answers each file with
+	// set; a small file fits in one message, and many small files can share
+	// one (UploadRequest.files). The server answers each file with
 	// one UploadResponse once the file is verified and in place, or has failed.
 	// The client may close its side at any time after a finish; the server then
 	// ends the stream once every file has been answered.
@@ -197,7 +198,8 @@ type SyncServiceHandler interface {
 	// Upload carries the contents of any number of files, one after another,
 	// on one stream. A file starts with a message that has a header, goes on
 	// with messages of operations, and ends with a message that has finish
-	// set; a small file fits in one message. The server answers each file with
+	// set; a small file fits in one message, and many small files can share
+	// one (UploadRequest.files). The server answers each file with
 	// one UploadResponse once the file is verified and in place, or has failed.
 	// The client may close its side at any time after a finish; the server then
 	// ends the stream once every file has been answered.
