@@ -41,6 +41,10 @@ type config struct {
 	BigRepeats      int   `json:"big_repeats"`
 	// IdleWindow is how long CPU use is measured with nothing to sync.
 	IdleWindow time.Duration `json:"idle_window_ns"`
+	// Settle is the pause between preparing the server's state and a
+	// timed run, so that every run of either tool writes into page cache
+	// in the same state; see [bench.prepare].
+	Settle time.Duration `json:"settle_ns"`
 }
 
 // fullConfig is the configuration of `make bench-e2e`.
@@ -64,6 +68,7 @@ func fullConfig() config {
 		BigRewriteBytes: 10 << 20,
 		BigRepeats:      10,
 		IdleWindow:      30 * time.Second,
+		Settle:          6 * time.Second,
 	}
 }
 
@@ -81,5 +86,6 @@ func quickConfig() config {
 	c.LatencyGap = 200 * time.Millisecond
 	c.BigRepeats = 3
 	c.IdleWindow = 5 * time.Second
+	c.Settle = 0
 	return c
 }

@@ -31,6 +31,7 @@ func run() int {
 	seed := fs.Uint64("seed", 1, "seed for every generated dataset and edit")
 	only := fs.String("only", "", "comma-separated scenarios to run, e.g. S1,L2,W1 (default all)")
 	keep := fs.Bool("keep", false, "keep the work directory")
+	settle := fs.Duration("settle", -1, "pause before each timed run, so freed page cache is handed back to the host alike for both tools (default 6s, or 0 with -quick); see bench.prepare")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./client/bench [flags]\n\nBenchmarks dirsync against rsync end to end; see doc.go.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -48,6 +49,9 @@ func run() int {
 	cfg.Seed = *seed
 	if *runs > 0 {
 		cfg.Runs = *runs
+	}
+	if *settle >= 0 {
+		cfg.Settle = *settle
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -71,7 +71,7 @@ func (r *report) writeMarkdown(dir string) error {
 	}
 	fmt.Fprintf(&b, "# dirsync vs rsync, end to end\n\n")
 	fmt.Fprintf(&b, "- CPU: %s, %d cores\n- Kernel: %s\n- Go: %s\n- rsync: %s\n- Date: %s\n", m.CPU, m.Cores, m.Kernel, m.GoVersion, m.Rsync, m.Date)
-	fmt.Fprintf(&b, "- Mode: %s; %d run(s) per tool per scenario, tools interleaved, medians shown; seed %d; total %s\n\n", mode, r.Config.Runs, r.Config.Seed, time.Duration(r.Duration*float64(time.Second)).Round(time.Second).String())
+	fmt.Fprintf(&b, "- Mode: %s; %d run(s) per tool per scenario, tools interleaved (order alternating), %s settle before each run, medians shown; seed %d; total %s\n\n", mode, r.Config.Runs, r.Config.Settle, r.Config.Seed, time.Duration(r.Duration*float64(time.Second)).Round(time.Second).String())
 	if len(r.Failures) > 0 {
 		fmt.Fprintf(&b, "## FAILURES\n\n")
 		for _, f := range r.Failures {

@@ -122,18 +122,28 @@ type bench struct {
 	trash     *trash
 }
 
-// runScenario runs sc cfg.Runs times per tool, dirsync then rsync in each
-// round, and summarizes.
+// runScenario runs sc cfg.Runs times per tool, both tools in each round,
+// dirsync first in odd rounds and rsync first in even ones, and
+// summarizes.
 func (b *bench) runScenario(ctx context.Context, sc scenario) scenarioResult {
 	res := scenarioResult{scenario: sc}
 	for i := 1; i <= b.cfg.Runs; i++ {
 		if ctx.Err() != nil {
 			break
 		}
-		d := b.measure(ctx, sc, i, "dirsync", b.runDirsync)
-		res.Dirsync.Runs = append(res.Dirsync.Runs, d)
-		r := b.measure(ctx, sc, i, "rsync", b.runRsync)
-		res.Rsync.Runs = append(res.Rsync.Runs, r)
+		dirsyncRun := func() {
+			res.Dirsync.Runs = append(res.Dirsync.Runs, b.measure(ctx, sc, i, "dirsync", b.runDirsync))
+		}
+		rsyncRun := func() {
+			res.Rsync.Runs = append(res.Rsync.Runs, b.measure(ctx, sc, i, "rsync", b.runRsync))
+		}
+		if i%2 == 1 {
+			dirsyncRun()
+			rsyncRun()
+		} else {
+			rsyncRun()
+			dirsyncRun()
+		}
 	}
 	res.Dirsync.summarize()
 	res.Rsync.summarize()
@@ -179,7 +189,17 @@ func (b *bench) measure(ctx context.Context, sc scenario, run int, tool string, 
 
 // prepare moves the last server tree aside and copies the scenario's base
 // into place, then flushes dirty pages so that writeback of the copy does
-// not land in the timed run.
+// not land in the timed run, and waits cfg.Settle.
+//
+// The wait makes runs comparable on a virtual machine whose balloon
+// reports free memory back to the host: a page the guest freed a few
+// seconds ago is cheap to reuse, while one handed back must be faulted in
+// again by the host on first touch. Measured here, writing 1 GiB into page
+// cache took 0.27 s right after deleting a 1 GiB file and 2.65 s six
+// seconds later. Without the wait, whichever tool ran right after the
+// other's result was deleted got the cheap pages: the order of the tools,
+// not the tools, decided up to 2.5 s of a 1 GiB run. After the wait,
+// every run of either tool starts with the pages handed back.
 func (b *bench) prepare(sc scenario) error {
 	if err := b.trash.discard(b.dest, sc.FewFiles); err != nil {
 		return err
@@ -192,6 +212,7 @@ func (b *bench) prepare(sc scenario) error {
 		return err
 	}
 	syscall.Sync()
+	time.Sleep(b.cfg.Settle)
 	return nil
 }
 
