@@ -27,6 +27,13 @@ func messageBytes(compression string) int {
 	return maxMessageBytes
 }
 
+// maxMessageOutput is how many bytes of the file one message's ops may
+// produce on the server before the message goes out, however few bytes it
+// has: a delta of a big, mostly unchanged file then keeps the server
+// patching while the client reads on, instead of handing it all its copy
+// runs at the end.
+const maxMessageOutput = engine.MaxRunBytes
+
 // opOverhead over-estimates the protobuf framing of one DeltaOp: tags,
 // lengths and a BlockRun's varints.
 const opOverhead = 32
@@ -46,6 +53,10 @@ type packer struct {
 	max   int
 	msg   *dirsyncv1.UploadRequest
 	size  int
+	// blockSize is the base's block size, for a delta; output counts
+	// the bytes the current message's ops produce on the server.
+	blockSize int64
+	output    int64
 	sent  bool   // a message of the file went to send already
 	sum   []byte // see finishSum
 }
@@ -71,6 +82,7 @@ func (p *packer) add(op engine.Op) error {
 		pop = &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Copy{Copy: &dirsyncv1.BlockRun{
 			Start: uint64(op.Block), Count: uint64(op.Count),
 		}}}
+		p.output += op.Count * p.blockSize
 	case engine.OpLiteral:
 		data := make([]byte, len(op.Data))
 		copy(data, op.Data)
@@ -86,6 +98,11 @@ func (p *packer) add(op engine.Op) error {
 	}
 	p.msg.Ops = append(p.msg.Ops, pop)
 	p.size += cost
+	if p.output >= maxMessageOutput {
+		// Mostly block copies: small on the wire, but a lot of work for
+		// the server, which can start on it now.
+		return p.flush()
+	}
 	return nil
 }
 
@@ -113,7 +130,7 @@ func (p *packer) finish() error {
 // flush sends the current message and starts an empty one.
 func (p *packer) flush() error {
 	msg := p.msg
-	p.msg, p.size, p.sent = &dirsyncv1.UploadRequest{}, 0, true
+	p.msg, p.size, p.output, p.sent = &dirsyncv1.UploadRequest{}, 0, 0, true
 	if err := p.send(msg); err != nil {
 		return fmt.Errorf("send upload message: %w", err)
 	}

@@ -210,3 +210,39 @@ func TestPackWholeFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestPackCopiesGoOutByOutput(t *testing.T) {
+	const bs = 16 << 10
+	runBlocks := int64(maxMessageOutput / bs / 2) // two runs make one message
+	tests := []struct {
+		name string
+		runs int
+		want string
+	}{
+		{"one half run", 1, "H(base) C0+256 F"},
+		{"two half runs", 2, "H(base) C0+256 C256+256 | F"},
+		{"five half runs", 5, "H(base) C0+256 C256+256 | C512+256 C768+256 | C1024+256 F"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var msgs []*dirsyncv1.UploadRequest
+			hdr := &dirsyncv1.UploadHeader{
+				Entry: &dirsyncv1.Entry{Path: "f", Type: dirsyncv1.EntryType_ENTRY_TYPE_FILE, Size: int64(tt.runs) * runBlocks * bs},
+				Base:  &dirsyncv1.DeltaBase{BlockSize: bs},
+			}
+			pk := newPacker(hdr, maxMessageBytes, func(m *dirsyncv1.UploadRequest) error { msgs = append(msgs, m); return nil })
+			pk.blockSize = bs
+			for i := range int64(tt.runs) {
+				if err := pk.add(engine.Op{Kind: engine.OpCopy, Block: i * runBlocks, Count: runBlocks}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := pk.finish(); err != nil {
+				t.Fatal(err)
+			}
+			if got := describe(msgs); got != tt.want {
+				t.Errorf("messages %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

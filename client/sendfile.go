@@ -79,6 +79,9 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	var sendErr error
 	pk := newPacker(header, messageBytes(c.opts.Compression), s.send)
 	pk.whole = s.pack
+	if sig != nil {
+		pk.blockSize = int64(sig.BlockSize)
+	}
 	emit := func(op engine.Op) error {
 		if err := pk.add(op); err != nil {
 			sendErr = err

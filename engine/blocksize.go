@@ -20,6 +20,13 @@ const (
 	// bounded network message.
 	MaxLiteralSize = 256 << 10
 
+	// MaxRunBytes bounds the bytes one copy [Op] stands for. [Delta] ends
+	// a run of matching blocks once it covers this much and starts the
+	// next, so that a receiver streaming the ops gets work to do while the
+	// sender still reads an unchanged stretch, instead of one op at the
+	// end of it. It costs one more op, a few bytes, per MaxRunBytes.
+	MaxRunBytes = 8 << 20
+
 	// StrongSize is the number of bytes of strong hash kept per block in a
 	// [Signature]: a 64-bit xxh3 hash (see strong.go).
 	StrongSize = 8

@@ -23,8 +23,8 @@ type DeltaStats struct {
 // prefers the one that continues the current run. The base's final short
 // block matches only the target's tail.
 //
-// Consecutive block matches coalesce into one [OpCopy] and literals never
-// exceed [MaxLiteralSize] bytes. An emitted Op's Data aliases Delta's
+// Consecutive block matches coalesce into one [OpCopy] of at most
+// [MaxRunBytes] and literals never exceed [MaxLiteralSize] bytes. An emitted Op's Data aliases Delta's
 // buffer and is valid only until emit returns. Delta never holds the whole
 // target: it uses a buffer of about 2*MaxLiteralSize + 2*sig.BlockSize
 // bytes plus an index of a few bytes per block.
@@ -207,7 +207,7 @@ func (d *deltaState) matched(b, n int) error {
 	if err := d.literal(d.buf[d.litStart:d.pos]); err != nil {
 		return err
 	}
-	if d.runCount > 0 && d.runStart+d.runCount == int64(b) {
+	if d.runCount > 0 && d.runStart+d.runCount == int64(b) && (d.runCount+1)*int64(d.bs) <= MaxRunBytes {
 		d.runCount++
 	} else {
 		if err := d.flushRun(); err != nil {

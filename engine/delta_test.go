@@ -269,9 +269,18 @@ func TestDeltaEfficiency(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			target := tt.target()
-			stats, err := Delta(sig, bytes.NewReader(target), func(Op) error { return nil })
+			longest := int64(0)
+			stats, err := Delta(sig, bytes.NewReader(target), func(op Op) error {
+				if op.Kind == OpCopy {
+					longest = max(longest, op.Count*int64(sig.BlockSize))
+				}
+				return nil
+			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if longest > MaxRunBytes {
+				t.Errorf("a copy op stands for %d bytes, want at most MaxRunBytes (%d)", longest, MaxRunBytes)
 			}
 			if stats.LiteralBytes > tt.maxLiteral {
 				t.Errorf("LiteralBytes = %d, want at most %d (block size %d)", stats.LiteralBytes, tt.maxLiteral, bs)
@@ -279,8 +288,10 @@ func TestDeltaEfficiency(t *testing.T) {
 			if stats.MatchedBytes < tt.wantMatched {
 				t.Errorf("MatchedBytes = %d, want at least %d", stats.MatchedBytes, tt.wantMatched)
 			}
-			if stats.Ops > 3 {
-				t.Errorf("Ops = %d, want at most 3", stats.Ops)
+			// Three ops around the edit, and one more copy per
+			// MaxRunBytes of unchanged data.
+			if maxOps := 3 + int64(size)/MaxRunBytes; int64(stats.Ops) > maxOps {
+				t.Errorf("Ops = %d, want at most %d", stats.Ops, maxOps)
 			}
 		})
 	}

@@ -39,3 +39,32 @@ func syncFilesystem(f *os.File) error {
 	}
 	return nil
 }
+
+// directAlign is the alignment O_DIRECT wants of buffers, lengths and
+// offsets on the file systems it is used on here: a logical block.
+const directAlign = 4096
+
+// setDirect turns O_DIRECT on or off for f and reports whether f is now
+// in that mode. Turning it on fails where the file system does not
+// support it; f is then left as it was.
+func setDirect(f *os.File, on bool) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok := false
+	_ = rc.Control(func(fd uintptr) {
+		flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		if err != nil {
+			return
+		}
+		if on {
+			flags |= unix.O_DIRECT
+		} else {
+			flags &^= unix.O_DIRECT
+		}
+		_, err = unix.FcntlInt(fd, unix.F_SETFL, flags)
+		ok = err == nil
+	})
+	return ok
+}

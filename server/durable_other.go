@@ -18,3 +18,10 @@ const canSyncFilesystem = false
 func syncFilesystem(*os.File) error {
 	return errors.New("syncfs is not available on this system")
 }
+
+// directAlign is unused where setDirect is unavailable.
+const directAlign = 4096
+
+// setDirect is not available here: every write goes through the page
+// cache.
+func setDirect(*os.File, bool) bool { return false }

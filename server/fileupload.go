@@ -49,12 +49,14 @@ type fileUpload struct {
 	tmp        *os.File // temporary file being written, or nil
 	tmpName    string   // name of tmp in dir
 	out        *sizeLimitWriter
-	buf        *bufio.Writer
-	patcher    *engine.Patcher
-	literal    int64   // literal bytes applied
-	resumed    int64   // bytes taken from a kept partial upload
-	written    int64   // bytes of the verified file
-	placed     content // the file in place, once committed
+	// buf buffers what goes into tmp: a pooled *bufio.Writer, or for a
+	// large file a *pipeWriter; see [fileUpload.releaseBuffer].
+	buf     flushWriter
+	patcher *engine.Patcher
+	literal int64   // literal bytes applied
+	resumed int64   // bytes taken from a kept partial upload
+	written int64   // bytes of the verified file
+	placed  content // the file in place, once committed
 	// reserved is the temporary space reserved for the file, released
 	// with it.
 	reserved int64
@@ -145,10 +147,19 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 	if err != nil {
 		return err
 	}
-	u.buf = uploadBuffers.Get().(*bufio.Writer)
 	// A resumed file continues after the kept bytes: writeback starts
 	// there.
-	u.buf.Reset(s.fileWriter(&writebackWriter{f: u.tmp, started: u.resumed, written: u.resumed}))
+	wb := &writebackWriter{f: u.tmp, started: u.resumed, written: u.resumed}
+	file := s.fileWriter(wb)
+	if want.Size-u.resumed >= pipeMinFile {
+		// Whole chunks of a pipeWriter are aligned for O_DIRECT.
+		wb.direct = u.resumed%directAlign == 0 && setDirect(u.tmp, true)
+		u.buf = newPipeWriter(file)
+	} else {
+		bw := uploadBuffers.Get().(*bufio.Writer)
+		bw.Reset(file)
+		u.buf = bw
+	}
 	u.out.w = u.buf
 	return nil
 }
@@ -232,13 +243,18 @@ func (u *fileUpload) verify(finishSum []byte) {
 	}
 }
 
-// releaseBuffer returns the file's write buffer to the pool, unflushed.
+// releaseBuffer drops the file's write buffer, unflushed: a bufio.Writer
+// goes back to the pool, a pipeWriter stops, after which the temporary
+// file is no longer written.
 func (u *fileUpload) releaseBuffer() {
-	if u.buf != nil {
-		u.buf.Reset(nil)
-		uploadBuffers.Put(u.buf)
-		u.buf = nil
+	switch w := u.buf.(type) {
+	case *bufio.Writer:
+		w.Reset(nil)
+		uploadBuffers.Put(w)
+	case *pipeWriter:
+		w.close()
 	}
+	u.buf = nil
 }
 
 // settleSum decides the SHA-256 the file must have, from its header and

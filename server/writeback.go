@@ -1,8 +1,10 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"os"
+	"unsafe"
 )
 
 // writebackChunk is how many bytes a [writebackWriter] lets accumulate
@@ -15,21 +17,47 @@ const writebackChunk = 8 << 20
 // written already, so receiving a large file overlaps with storing it
 // instead of paying for both one after the other. Where the kernel offers
 // no such call, it only writes.
+//
+// With direct set, the file is open with O_DIRECT (see [setDirect]) and
+// writes whose buffer, length and offset are aligned to directAlign go
+// from the buffer to the disk without passing through the page cache. The
+// server fsyncs every file before it is used anyway, so the page cache
+// only costs here: copying 1 GiB into it took 2.6 s of CPU on these
+// virtual machines, where pages the guest has not touched lately must be
+// faulted in by the host, while O_DIRECT wrote the same 1 GiB in 1 MiB
+// writes, fsync included, in 0.5 s (dd, same machine). The first
+// unaligned write turns O_DIRECT off for the rest of the file.
 type writebackWriter struct {
 	f       *os.File
 	started int64 // bytes before this offset have had writeback started
 	written int64
+	direct  bool
 }
 
 var _ io.Writer = (*writebackWriter)(nil)
 
 // Write writes p to the file and starts writeback of every full chunk.
 func (w *writebackWriter) Write(p []byte) (int, error) {
+	if w.direct && !w.aligned(p) {
+		w.direct = false
+		if !setDirect(w.f, false) {
+			return 0, errors.New("turn off O_DIRECT for an unaligned write")
+		}
+	}
 	n, err := w.f.Write(p)
 	w.written += int64(n)
-	if w.written-w.started >= writebackChunk {
+	if w.direct {
+		w.started = w.written // nothing waits in the page cache
+	} else if w.written-w.started >= writebackChunk {
 		startWriteback(w.f, w.started, w.written-w.started)
 		w.started = w.written
 	}
 	return n, err
+}
+
+// aligned reports whether p can be written with O_DIRECT at the current
+// offset.
+func (w *writebackWriter) aligned(p []byte) bool {
+	return len(p) > 0 && len(p)%directAlign == 0 && w.written%directAlign == 0 &&
+		uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0
 }
