@@ -57,8 +57,8 @@ type packer struct {
 	// the bytes the current message's ops produce on the server.
 	blockSize int64
 	output    int64
-	sent  bool   // a message of the file went to send already
-	sum   []byte // see finishSum
+	sent      bool   // a message of the file went to send already
+	sum       []byte // see finishSum
 }
 
 // newPacker returns a packer that starts a file described by header and
