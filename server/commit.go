@@ -308,7 +308,7 @@ func (u *fileUpload) place() error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("close %q: %w", u.rel, err)
 	}
-	if err := u.s.rename(u.dir, u.tmpName, u.name, u.rel); err != nil {
+	if err := u.s.renameIn(u.dir, u.dirFile, u.tmpName, u.name, u.rel); err != nil {
 		return err
 	}
 	u.tmpName = ""

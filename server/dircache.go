@@ -40,6 +40,9 @@ type dirCache struct {
 // and the files using it.
 type sharedDir struct {
 	root *os.Root
+	// file is the same directory for the *at calls, or nil where
+	// [openDirFile] failed.
+	file *dirFile
 	refs int
 }
 
@@ -49,9 +52,10 @@ func (s *Server) newDirCache() *dirCache {
 }
 
 // open returns the directory dir, the parent of rel, as [Server.openDir]
-// does, from the cache when it holds it. The caller calls release once it
-// is done with the handle, and must not close it.
-func (c *dirCache) open(rel, dir string, create bool) (root *os.Root, release func(), err error) {
+// does, from the cache when it holds it, and the same directory as a
+// [dirFile], or nil. The caller calls release once it is done with the
+// handles, and must not close them.
+func (c *dirCache) open(rel, dir string, create bool) (root *os.Root, file *dirFile, release func(), err error) {
 	epoch := c.s.dirEpoch.Load()
 	c.mu.Lock()
 	if epoch != c.epoch {
@@ -61,15 +65,18 @@ func (c *dirCache) open(rel, dir string, create bool) (root *os.Root, release fu
 	if d, ok := c.dirs[dir]; ok {
 		d.refs++
 		c.mu.Unlock()
-		return d.root, c.releaser(d), nil
+		return d.root, d.file, c.releaser(d), nil
 	}
 	c.mu.Unlock()
 
 	opened, err := c.s.openDir(rel, dir, create)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	d := &sharedDir{root: opened, refs: 1}
+	if f, err := openDirFile(opened); err == nil {
+		d.file = f
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Keep the handle only if no directory was removed while it was
@@ -85,7 +92,7 @@ func (c *dirCache) open(rel, dir string, create bool) (root *os.Root, release fu
 			delete(c.dirs, oldest)
 		}
 	}
-	return opened, c.releaser(d), nil
+	return opened, d.file, c.releaser(d), nil
 }
 
 // releaser returns the function that drops one holder's reference to d.
@@ -121,6 +128,9 @@ func (c *dirCache) dropAllLocked() {
 func (c *dirCache) unrefLocked(d *sharedDir) {
 	d.refs--
 	if d.refs == 0 {
+		if d.file != nil {
+			d.file.close()
+		}
 		d.root.Close()
 	}
 }

@@ -17,9 +17,12 @@ func TestDirCache(t *testing.T) {
 
 	open := func(t *testing.T, c *dirCache, dir string) (*os.Root, func()) {
 		t.Helper()
-		d, release, err := c.open(dir+"/f", dir, true)
+		d, file, release, err := c.open(dir+"/f", dir, true)
 		if err != nil {
 			t.Fatalf("open %q: %v", dir, err)
+		}
+		if file == nil {
+			t.Errorf("open %q: no directory file for the *at calls", dir)
 		}
 		return d, release
 	}
@@ -87,7 +90,7 @@ func TestDirCache(t *testing.T) {
 			if err := os.Symlink(t.TempDir(), filepath.Join(root, "link")); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := c.open("link/x/f", "link/x", true); err == nil {
+			if _, _, _, err := c.open("link/x/f", "link/x", true); err == nil {
 				t.Error("opened a directory through a symlink")
 			}
 		}},

@@ -44,11 +44,13 @@ type fileUpload struct {
 	// releaseDir gives dir back to the stream's [dirCache]; nil when
 	// dir is the file's own handle, closed with the file.
 	releaseDir func()
-	name       string   // the base name of rel, in dir
-	base       *os.File // current copy the delta refers to, or nil
-	tmp        *os.File // temporary file being written, or nil
-	tmpName    string   // name of tmp in dir
-	out        *sizeLimitWriter
+	// dirFile is dir for the *at calls, or nil: then dir serves.
+	dirFile *dirFile
+	name    string   // the base name of rel, in dir
+	base    *os.File // current copy the delta refers to, or nil
+	tmp     *os.File // temporary file being written, or nil
+	tmpName string   // name of tmp in dir
+	out     *sizeLimitWriter
 	// buf buffers what goes into tmp: a pooled *bufio.Writer, or for a
 	// large file a *pipeWriter; see [fileUpload.releaseBuffer].
 	buf     flushWriter
@@ -105,7 +107,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 	}
 	u.unlock = unlock
 	// A delta needs its base, so its parents must exist already.
-	u.dir, u.releaseDir, err = dirs.open(u.rel, engine.ParentPath(u.rel), hdr.GetBase() == nil)
+	u.dir, u.dirFile, u.releaseDir, err = dirs.open(u.rel, engine.ParentPath(u.rel), hdr.GetBase() == nil)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("upload of %q: base is gone: %w", u.rel, errBaseChanged)
 	}
@@ -142,7 +144,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 		u.resumed = r.GetOffset()
 		u.out.n = r.GetOffset()
 	} else {
-		u.tmp, u.tmpName, err = s.createTemp(u.dir, "")
+		u.tmp, u.tmpName, err = s.createTempIn(u.dir, u.dirFile)
 	}
 	if err != nil {
 		return err
@@ -288,7 +290,14 @@ func (u *fileUpload) prepare() error {
 	if err := u.tmp.Chmod(engine.FileMode(u.want.Mode)); err != nil {
 		return fmt.Errorf("chmod %q: %w", u.rel, err)
 	}
-	if err := u.dir.Chtimes(u.tmpName, time.Time{}, time.Unix(0, u.want.MtimeNs)); err != nil {
+	mtime := time.Unix(0, u.want.MtimeNs)
+	var err error
+	if u.dirFile != nil {
+		err = u.dirFile.setMtime(u.tmpName, mtime)
+	} else {
+		err = u.dir.Chtimes(u.tmpName, time.Time{}, mtime)
+	}
+	if err != nil {
 		return fmt.Errorf("set mtime of %q: %w", u.rel, err)
 	}
 	return nil
@@ -342,7 +351,7 @@ func (u *fileUpload) release() {
 	switch {
 	case u.releaseDir != nil:
 		u.releaseDir()
-		u.dir, u.releaseDir = nil, nil
+		u.dir, u.dirFile, u.releaseDir = nil, nil, nil
 	case u.dir != nil:
 		u.dir.Close()
 		u.dir = nil

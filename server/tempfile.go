@@ -52,6 +52,27 @@ func (s *Server) createTemp(d *os.Root, dir string) (*os.File, string, error) {
 	return nil, "", errors.New("create temporary file: names keep colliding")
 }
 
+// createTempIn creates a new temporary file in the directory d, as
+// createTemp does, through file, the same directory for the *at calls,
+// when it is not nil.
+func (s *Server) createTempIn(d *os.Root, file *dirFile) (*os.File, string, error) {
+	if file == nil {
+		return s.createTemp(d, "")
+	}
+	for range 4 {
+		name := tempPath("")
+		f, err := file.createExclusive(name)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("create temporary file: %w", err)
+		}
+		return f, name, nil
+	}
+	return nil, "", errors.New("create temporary file: names keep colliding")
+}
+
 // discardTemp closes f, if not nil, and removes the temporary file name of
 // d, logging a failure since there is no caller left to handle it.
 func (s *Server) discardTemp(d *os.Root, f *os.File, name string) {
@@ -103,6 +124,27 @@ func (s *Server) replace(tmp, rel string) error {
 		return err
 	}
 	return s.syncDir(engine.ParentPath(rel))
+}
+
+// renameIn renames the finished temporary file tmp of d over name, as
+// rename does, through file, the same directory for the *at calls, when
+// it is not nil: one renameat, and the walk of rename only when a
+// directory is in the way.
+func (s *Server) renameIn(d *os.Root, file *dirFile, tmp, name, rel string) error {
+	if file == nil {
+		return s.rename(d, tmp, name, rel)
+	}
+	err := file.renameOver(tmp, name)
+	switch {
+	case err == nil:
+		s.index.remove(rel)
+		s.dropPartial(rel)
+		return nil
+	case isDirInTheWay(err):
+		return s.rename(d, tmp, name, rel)
+	default:
+		return fmt.Errorf("rename into %q: %w", rel, err)
+	}
 }
 
 // rename renames the finished temporary entry tmp of d over name, the
