@@ -301,6 +301,15 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		[]*dirsyncv1.UploadRequest{{Header: hdr("a", false)}, {Header: hdr("b", false)}},
 		// The SHA-256 with the finish instead of the header.
 		[]*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: lateEntry}, Ops: []*dirsyncv1.DeltaOp{literalOp(target)}}, {Finish: true, Sha256: sumTarget[:]}},
+		// Whole files packed into one message, after a file of its own,
+		// alone, and beside an open file (a protocol violation).
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{literalOp(target)}, Finish: true, Files: []*dirsyncv1.UploadFile{
+			{Header: hdr("base", true), Ops: good},
+			{Header: &dirsyncv1.UploadHeader{Entry: lateEntry}, Ops: []*dirsyncv1.DeltaOp{literalOp(target)}, Sha256: sumTarget[:]},
+			{Header: hdr("out/y", false), Ops: []*dirsyncv1.DeltaOp{literalOp(target)}},
+		}}},
+		[]*dirsyncv1.UploadRequest{{Files: []*dirsyncv1.UploadFile{{Header: hdr("p", false), Ops: []*dirsyncv1.DeltaOp{literalOp(target)}}, {Ops: good}}}},
+		[]*dirsyncv1.UploadRequest{{Header: hdr("a", false), Files: []*dirsyncv1.UploadFile{{Header: hdr("b", false)}}}},
 	)
 	return seeds
 }
