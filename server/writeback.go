@@ -2,8 +2,10 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"unsafe"
 )
 
@@ -45,6 +47,15 @@ func (w *writebackWriter) Write(p []byte) (int, error) {
 		}
 	}
 	n, err := w.f.Write(p)
+	if w.direct && n == 0 && errors.Is(err, syscall.EINVAL) {
+		// The file system wants a coarser alignment than directAlign:
+		// write through the page cache from now on.
+		w.direct = false
+		if !setDirect(w.f, false) {
+			return 0, fmt.Errorf("turn off O_DIRECT after %w", err)
+		}
+		n, err = w.f.Write(p)
+	}
 	w.written += int64(n)
 	if w.direct {
 		w.started = w.written // nothing waits in the page cache

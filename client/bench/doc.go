@@ -5,8 +5,11 @@
 // source-tree-like small dataset, a 1 GiB incompressible file and a 256 MiB
 // text-like file, plus edited versions of each. It builds the real
 // dirsync-server and dirsync-client, starts an rsync daemon on loopback and
-// runs each scenario several times per tool, interleaving the tools. Every
-// run starts from a server state copied from a pristine tree. Afterwards the
+// runs each scenario several times per tool, interleaving the tools and
+// alternating which goes first. Every run starts from a server state copied
+// from a pristine tree, after a pause (-settle, 6 s) that lets the memory
+// freed by the previous run go back to the hypervisor, so both tools write
+// into page cache in the same state (see bench.prepare). Afterwards the
 // harness compares the server's tree with the source, byte for byte.
 //
 // What each run measures:
