@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,9 @@ type Client struct {
 	log  *slog.Logger
 	http *http.Client
 	rpc  dirsyncv1connect.SyncServiceClient
+	// rpcRaw is rpc without message compression, for the uploads the
+	// client compresses itself; nil unless Options.Compression is zstd.
+	rpcRaw dirsyncv1connect.SyncServiceClient
 	// wire counts the bytes read from and written to the server's TCP
 	// connections since the Client was built.
 	wire atomic.Int64
@@ -70,18 +74,26 @@ func New(opts Options) (*Client, error) {
 	} else {
 		c.http = newHTTPClient(&c.wire)
 	}
-	clientOpts := append([]connect.ClientOption{
+	base := []connect.ClientOption{
 		connect.WithGRPC(),
 		connect.WithReadMaxBytes(maxReceiveBytes),
-	}, compressionOptions(opts.Compression)...)
+	}
 	if opts.Token != "" {
-		clientOpts = append(clientOpts, connect.WithInterceptors(bearer(opts.Token)))
+		base = append(base, connect.WithInterceptors(bearer(opts.Token)))
 		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 			c.log.Warn("sending the token over cleartext h2c: anyone on the network can read it; use an https:// server URL",
 				"server", opts.ServerURL)
 		}
 	}
-	c.rpc = dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL, clientOpts...)
+	c.rpc = dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL,
+		append(slices.Clip(base), compressionOptions(opts.Compression)...)...)
+	if opts.Compression == engine.CompressionZstd {
+		// For the streams of large files, whose literals the client
+		// compresses itself (see [upStream.selfCompress]): the same
+		// options, without message compression.
+		c.rpcRaw = dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL,
+			append(slices.Clip(base), compressionOptions(engine.CompressionNone)...)...)
+	}
 	if _, err := c.reloadIgnore(); err != nil {
 		return nil, err
 	}

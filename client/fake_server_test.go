@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -47,6 +48,8 @@ type fakeServer struct {
 	// UploadRequest messages received.
 	uploads  map[string]int
 	messages int
+	// zstdFrames counts the compressed literals received.
+	zstdFrames int
 	// signatures counts GetSignature calls.
 	signatures int
 	// manifests holds the paths of each GetManifest call; an empty list
@@ -216,6 +219,17 @@ func (f *fakeServer) Upload(_ context.Context, stream *connect.BidiStream[dirsyn
 		if msg.GetHeader() != nil {
 			hdr, ops, lit = msg.GetHeader(), nil, 0
 		}
+		allOps := msg.GetOps()
+		for _, file := range msg.GetFiles() {
+			allOps = append(slices.Clip(allOps), file.GetOps()...)
+		}
+		for _, op := range allOps {
+			if op.GetZstdLiteral() != nil {
+				f.mu.Lock()
+				f.zstdFrames++
+				f.mu.Unlock()
+			}
+		}
 		ops, lit = appendOps(ops, lit, msg.GetOps())
 		if msg.GetFinish() {
 			if err := f.answer(stream, hdr, ops, lit, msg.GetSha256()); err != nil {
@@ -241,6 +255,18 @@ func appendOps(ops []engine.Op, lit int64, wire []*dirsyncv1.DeltaOp) ([]engine.
 		case *dirsyncv1.DeltaOp_Literal:
 			ops = append(ops, engine.Op{Kind: engine.OpLiteral, Data: o.Literal})
 			lit += int64(len(o.Literal))
+		case *dirsyncv1.DeltaOp_ZstdLiteral:
+			size := int(o.ZstdLiteral.GetSize())
+			data, err := engine.DecompressLiteral(make([]byte, 0, size), o.ZstdLiteral.GetFrame(), size)
+			if err != nil {
+				data = nil // the file then fails its SHA-256
+			}
+			for len(data) > 0 {
+				chunk := data[:min(len(data), engine.MaxLiteralSize)]
+				data = data[len(chunk):]
+				ops = append(ops, engine.Op{Kind: engine.OpLiteral, Data: chunk})
+			}
+			lit += int64(size)
 		}
 	}
 	return ops, lit

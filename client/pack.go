@@ -106,6 +106,23 @@ func (p *packer) add(op engine.Op) error {
 	return nil
 }
 
+// addZstd appends a literal compressed as one zstd frame, standing for
+// size bytes; the packer keeps frame, which the caller must not change.
+func (p *packer) addZstd(frame []byte, size int) error {
+	pop := &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_ZstdLiteral{ZstdLiteral: &dirsyncv1.ZstdLiteral{
+		Frame: frame, Size: uint32(size),
+	}}}
+	cost := opOverhead + len(frame)
+	if len(p.msg.Ops) > 0 && p.size+cost > p.max {
+		if err := p.flush(); err != nil {
+			return err
+		}
+	}
+	p.msg.Ops = append(p.msg.Ops, pop)
+	p.size += cost
+	return nil
+}
+
 // finishSum makes the last message carry sum, the SHA-256 of the whole
 // file, for a file whose header had none.
 func (p *packer) finishSum(sum []byte) {

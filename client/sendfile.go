@@ -77,7 +77,11 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	s.fifo <- fl
 
 	var sendErr error
-	pk := newPacker(header, messageBytes(c.opts.Compression), s.send)
+	limit := messageBytes(c.opts.Compression)
+	if s.selfCompress {
+		limit = maxCompressedMessageBytes
+	}
+	pk := newPacker(header, limit, s.send)
 	pk.whole = s.pack
 	if sig != nil {
 		pk.blockSize = int64(sig.BlockSize)
@@ -91,9 +95,18 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	}
 	lr := &io.LimitedReader{R: f, N: job.local.Size - offset}
 	r := io.TeeReader(lr, h)
-	if sig != nil {
+	switch {
+	case sig != nil:
 		_, err = engine.Delta(sig, r, emit)
-	} else {
+	case s.selfCompress:
+		err = sendZstdLiterals(r, selfCompressWorkers, func(frame []byte, size int) error {
+			if err := pk.addZstd(frame, size); err != nil {
+				sendErr = err
+				return err
+			}
+			return nil
+		})
+	default:
 		err = sendLiterals(r, emit)
 	}
 	if sendErr != nil {

@@ -195,11 +195,19 @@ func (u *fileUpload) openBase(sum [32]byte) (int64, error) {
 	return c.size, nil
 }
 
+// zstdLiteralBuffers holds the buffers compressed literals are
+// decompressed into.
+var zstdLiteralBuffers = sync.Pool{New: func() any { return new([engine.MaxZstdLiteralSize]byte) }}
+
 // apply applies the operations of one message, unless the file failed.
 func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
 	for _, pop := range ops {
 		if u.err != nil {
 			return
+		}
+		if zl := pop.GetZstdLiteral(); zl != nil {
+			u.applyZstd(zl)
+			continue
 		}
 		op, err := opFromProto(pop)
 		if err != nil {
@@ -216,6 +224,34 @@ func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
 		if op.Kind == engine.OpLiteral {
 			u.literal += int64(len(op.Data))
 		}
+	}
+}
+
+// applyZstd decompresses a compressed literal and applies its bytes as
+// literals.
+func (u *fileUpload) applyZstd(zl *dirsyncv1.ZstdLiteral) {
+	buf := zstdLiteralBuffers.Get().(*[engine.MaxZstdLiteralSize]byte)
+	defer zstdLiteralBuffers.Put(buf)
+	if int64(zl.GetSize()) > u.out.limit-u.out.n {
+		u.fail(u.out.tooLarge())
+		return
+	}
+	data, err := engine.DecompressLiteral(buf[:0], zl.GetFrame(), int(zl.GetSize()))
+	if err != nil {
+		u.fail(invalidf("upload of %q: %v", u.rel, err))
+		return
+	}
+	for len(data) > 0 {
+		chunk := data[:min(len(data), engine.MaxLiteralSize)]
+		data = data[len(chunk):]
+		if err := u.patcher.Apply(engine.Op{Kind: engine.OpLiteral, Data: chunk}); err != nil {
+			if u.out.exceeded {
+				err = u.out.tooLarge()
+			}
+			u.fail(fmt.Errorf("apply compressed literal: %w", err))
+			return
+		}
+		u.literal += int64(len(chunk))
 	}
 }
 

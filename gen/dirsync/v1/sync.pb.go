@@ -1371,6 +1371,7 @@ type DeltaOp struct {
 	//
 	//	*DeltaOp_Copy
 	//	*DeltaOp_Literal
+	//	*DeltaOp_ZstdLiteral
 	Op            isDeltaOp_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1431,6 +1432,15 @@ func (x *DeltaOp) GetLiteral() []byte {
 	return nil
 }
 
+func (x *DeltaOp) GetZstdLiteral() *ZstdLiteral {
+	if x != nil {
+		if x, ok := x.Op.(*DeltaOp_ZstdLiteral); ok {
+			return x.ZstdLiteral
+		}
+	}
+	return nil
+}
+
 type isDeltaOp_Op interface {
 	isDeltaOp_Op()
 }
@@ -1445,9 +1455,76 @@ type DeltaOp_Literal struct {
 	Literal []byte `protobuf:"bytes,2,opt,name=literal,proto3,oneof"`
 }
 
+type DeltaOp_ZstdLiteral struct {
+	// Insert the bytes this zstd frame holds; at most 2 MiB per op. A
+	// client compresses large files itself, several frames at once on
+	// several cores, and sends them on a stream without message
+	// compression; small files are better served by the message
+	// compression of the stream.
+	ZstdLiteral *ZstdLiteral `protobuf:"bytes,3,opt,name=zstd_literal,json=zstdLiteral,proto3,oneof"`
+}
+
 func (*DeltaOp_Copy) isDeltaOp_Op() {}
 
 func (*DeltaOp_Literal) isDeltaOp_Op() {}
+
+func (*DeltaOp_ZstdLiteral) isDeltaOp_Op() {}
+
+// ZstdLiteral is a literal compressed as one zstd frame.
+type ZstdLiteral struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The frame.
+	Frame []byte `protobuf:"bytes,1,opt,name=frame,proto3" json:"frame,omitempty"`
+	// Bytes the frame decompresses to, 1 to 2 MiB; a frame that holds
+	// another number fails the file with INVALID_ARGUMENT.
+	Size          uint32 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ZstdLiteral) Reset() {
+	*x = ZstdLiteral{}
+	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ZstdLiteral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ZstdLiteral) ProtoMessage() {}
+
+func (x *ZstdLiteral) ProtoReflect() protoreflect.Message {
+	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ZstdLiteral.ProtoReflect.Descriptor instead.
+func (*ZstdLiteral) Descriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ZstdLiteral) GetFrame() []byte {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
+}
+
+func (x *ZstdLiteral) GetSize() uint32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
 
 // BlockRun names consecutive blocks of the base.
 type BlockRun struct {
@@ -1462,7 +1539,7 @@ type BlockRun struct {
 
 func (x *BlockRun) Reset() {
 	*x = BlockRun{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1551,7 @@ func (x *BlockRun) String() string {
 func (*BlockRun) ProtoMessage() {}
 
 func (x *BlockRun) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1564,7 @@ func (x *BlockRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRun.ProtoReflect.Descriptor instead.
 func (*BlockRun) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{18}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BlockRun) GetStart() uint64 {
@@ -1527,7 +1604,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1616,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1629,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{19}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UploadResponse) GetPath() string {
@@ -1608,7 +1685,7 @@ type GetPartialRequest struct {
 
 func (x *GetPartialRequest) Reset() {
 	*x = GetPartialRequest{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +1697,7 @@ func (x *GetPartialRequest) String() string {
 func (*GetPartialRequest) ProtoMessage() {}
 
 func (x *GetPartialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +1710,7 @@ func (x *GetPartialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartialRequest.ProtoReflect.Descriptor instead.
 func (*GetPartialRequest) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{20}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetPartialRequest) GetPath() string {
@@ -1659,7 +1736,7 @@ type GetPartialResponse struct {
 
 func (x *GetPartialResponse) Reset() {
 	*x = GetPartialResponse{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[21]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1748,7 @@ func (x *GetPartialResponse) String() string {
 func (*GetPartialResponse) ProtoMessage() {}
 
 func (x *GetPartialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[21]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1761,7 @@ func (x *GetPartialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartialResponse.ProtoReflect.Descriptor instead.
 func (*GetPartialResponse) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{21}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetPartialResponse) GetSize() int64 {
@@ -1797,11 +1874,15 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\tDeltaBase\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\fR\x06sha256\x12\x1d\n" +
 	"\n" +
-	"block_size\x18\x02 \x01(\rR\tblockSize\"W\n" +
+	"block_size\x18\x02 \x01(\rR\tblockSize\"\x95\x01\n" +
 	"\aDeltaOp\x12*\n" +
 	"\x04copy\x18\x01 \x01(\v2\x14.dirsync.v1.BlockRunH\x00R\x04copy\x12\x1a\n" +
-	"\aliteral\x18\x02 \x01(\fH\x00R\aliteralB\x04\n" +
-	"\x02op\"6\n" +
+	"\aliteral\x18\x02 \x01(\fH\x00R\aliteral\x12<\n" +
+	"\fzstd_literal\x18\x03 \x01(\v2\x17.dirsync.v1.ZstdLiteralH\x00R\vzstdLiteralB\x04\n" +
+	"\x02op\"7\n" +
+	"\vZstdLiteral\x12\x14\n" +
+	"\x05frame\x18\x01 \x01(\fR\x05frame\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\rR\x04size\"6\n" +
 	"\bBlockRun\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\x04R\x05start\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\"\xc1\x01\n" +
@@ -1847,7 +1928,7 @@ func file_dirsync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_dirsync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dirsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_dirsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_dirsync_v1_sync_proto_goTypes = []any{
 	(EntryType)(0),                // 0: dirsync.v1.EntryType
 	(*Entry)(nil),                 // 1: dirsync.v1.Entry
@@ -1868,16 +1949,17 @@ var file_dirsync_v1_sync_proto_goTypes = []any{
 	(*ResumeFrom)(nil),            // 16: dirsync.v1.ResumeFrom
 	(*DeltaBase)(nil),             // 17: dirsync.v1.DeltaBase
 	(*DeltaOp)(nil),               // 18: dirsync.v1.DeltaOp
-	(*BlockRun)(nil),              // 19: dirsync.v1.BlockRun
-	(*UploadResponse)(nil),        // 20: dirsync.v1.UploadResponse
-	(*GetPartialRequest)(nil),     // 21: dirsync.v1.GetPartialRequest
-	(*GetPartialResponse)(nil),    // 22: dirsync.v1.GetPartialResponse
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*ZstdLiteral)(nil),           // 19: dirsync.v1.ZstdLiteral
+	(*BlockRun)(nil),              // 20: dirsync.v1.BlockRun
+	(*UploadResponse)(nil),        // 21: dirsync.v1.UploadResponse
+	(*GetPartialRequest)(nil),     // 22: dirsync.v1.GetPartialRequest
+	(*GetPartialResponse)(nil),    // 23: dirsync.v1.GetPartialResponse
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: dirsync.v1.Entry.type:type_name -> dirsync.v1.EntryType
-	23, // 1: dirsync.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	23, // 2: dirsync.v1.StatusResponse.last_change_at:type_name -> google.protobuf.Timestamp
+	24, // 1: dirsync.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	24, // 2: dirsync.v1.StatusResponse.last_change_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: dirsync.v1.GetManifestResponse.entries:type_name -> dirsync.v1.Entry
 	7,  // 4: dirsync.v1.ApplyChangesRequest.changes:type_name -> dirsync.v1.Change
 	1,  // 5: dirsync.v1.Change.make_directory:type_name -> dirsync.v1.Entry
@@ -1894,24 +1976,25 @@ var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	1,  // 16: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
 	17, // 17: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
 	16, // 18: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
-	19, // 19: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
-	2,  // 20: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
-	4,  // 21: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
-	6,  // 22: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
-	10, // 23: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
-	13, // 24: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
-	21, // 25: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
-	3,  // 26: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
-	5,  // 27: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
-	8,  // 28: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
-	11, // 29: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
-	20, // 30: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
-	22, // 31: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
-	26, // [26:32] is the sub-list for method output_type
-	20, // [20:26] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	20, // 19: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
+	19, // 20: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
+	2,  // 21: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
+	4,  // 22: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
+	6,  // 23: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
+	10, // 24: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
+	13, // 25: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
+	22, // 26: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
+	3,  // 27: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
+	5,  // 28: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
+	8,  // 29: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
+	11, // 30: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
+	21, // 31: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
+	23, // 32: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_dirsync_v1_sync_proto_init() }
@@ -1929,6 +2012,7 @@ func file_dirsync_v1_sync_proto_init() {
 	file_dirsync_v1_sync_proto_msgTypes[17].OneofWrappers = []any{
 		(*DeltaOp_Copy)(nil),
 		(*DeltaOp_Literal)(nil),
+		(*DeltaOp_ZstdLiteral)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1936,7 +2020,7 @@ func file_dirsync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dirsync_v1_sync_proto_rawDesc), len(file_dirsync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
