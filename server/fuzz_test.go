@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
@@ -310,6 +311,9 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		}}},
 		[]*dirsyncv1.UploadRequest{{Files: []*dirsyncv1.UploadFile{{Header: hdr("p", false), Ops: []*dirsyncv1.DeltaOp{literalOp(target)}}, {Ops: good}}}},
 		[]*dirsyncv1.UploadRequest{{Header: hdr("a", false), Files: []*dirsyncv1.UploadFile{{Header: hdr("b", false)}}}},
+		// Compressed literals: a good one, then one that lies about its size.
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, target), len(target))}, Finish: true}},
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, target), len(target)+1)}, Finish: true}},
 	)
 	return seeds
 }

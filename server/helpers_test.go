@@ -200,6 +200,11 @@ func literalOp(p []byte) *dirsyncv1.DeltaOp {
 	return &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Literal{Literal: bytes.Clone(p)}}
 }
 
+// zstdOp returns a compressed literal op.
+func zstdOp(frame []byte, size int) *dirsyncv1.DeltaOp {
+	return &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_ZstdLiteral{ZstdLiteral: &dirsyncv1.ZstdLiteral{Frame: frame, Size: uint32(size)}}}
+}
+
 // copyOp returns a block-run delta op.
 func copyOp(start, count uint64) *dirsyncv1.DeltaOp {
 	return &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Copy{Copy: &dirsyncv1.BlockRun{Start: start, Count: count}}}

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
@@ -144,6 +146,47 @@ func TestUpload(t *testing.T) {
 				return reqs
 			},
 			codes: []connect.Code{connect.CodeInvalidArgument, connect.CodeInvalidArgument, connect.CodeInvalidArgument, connect.CodeInvalidArgument, connect.CodeInvalidArgument},
+		},
+		{
+			name: "compressed literals",
+			reqs: func(t *testing.T) []*dirsyncv1.UploadRequest {
+				text := bytes.Repeat([]byte("compressible "), 300000) // 3.9 MB: two frames
+				z := func(b []byte) *dirsyncv1.DeltaOp {
+					return zstdOp(engine.CompressLiteral(nil, b), len(b))
+				}
+				half := engine.MaxZstdLiteralSize
+				good := &dirsyncv1.UploadRequest{
+					Header: &dirsyncv1.UploadHeader{Entry: fileEntry("z/good", text, 0o644, mtime)},
+					Ops:    []*dirsyncv1.DeltaOp{z(text[:half]), z(text[half:])}, Finish: true,
+				}
+				lying := &dirsyncv1.UploadRequest{
+					Header: &dirsyncv1.UploadHeader{Entry: fileEntry("z/lying", text[:1000], 0o644, mtime)},
+					Ops:    []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, text[:1000]), 999)}, Finish: true,
+				}
+				tooLong := &dirsyncv1.UploadRequest{
+					Header: &dirsyncv1.UploadHeader{Entry: fileEntry("z/short", text[:10], 0o644, mtime)},
+					Ops:    []*dirsyncv1.DeltaOp{z(text[:1000])}, Finish: true,
+				}
+				garbage := &dirsyncv1.UploadRequest{
+					Header: &dirsyncv1.UploadHeader{Entry: fileEntry("z/garbage", text[:10], 0o644, mtime)},
+					Ops:    []*dirsyncv1.DeltaOp{zstdOp([]byte("not zstd"), 10)}, Finish: true,
+				}
+				return []*dirsyncv1.UploadRequest{good, lying, tooLong, garbage}
+			},
+			codes: []connect.Code{0, connect.CodeInvalidArgument, connect.CodeInvalidArgument, connect.CodeInvalidArgument},
+			check: func(t *testing.T, env *testEnv, resps []*dirsyncv1.UploadResponse) {
+				if got := readFile(t, env.root, "z/good"); !bytes.Equal(got, bytes.Repeat([]byte("compressible "), 300000)) {
+					t.Errorf("z/good holds %d bytes, not the text", len(got))
+				}
+				if lit := resps[0].GetLiteralBytes(); lit != 3900000 {
+					t.Errorf("literal bytes %d, want the decompressed 3900000", lit)
+				}
+				for _, r := range resps[1:] {
+					if !strings.Contains(r.GetMessage(), r.GetPath()) {
+						t.Errorf("message %q does not name %q", r.GetMessage(), r.GetPath())
+					}
+				}
+			},
 		},
 		{
 			name:  "middle file of three fails",
