@@ -336,21 +336,23 @@ func (s *upStream) read() {
 			}
 			break
 		}
-		var f *inflight
-		select {
-		case f = <-s.fifo:
-		default:
-		}
-		if f == nil {
-			err = fmt.Errorf("upload: answer for %q with no file pending", resp.GetPath())
+		if err = s.match(resp); err != nil {
 			break
 		}
-		if resp.GetPath() != f.job.local.Path {
-			err = fmt.Errorf("upload: answer for %q, expected %q", resp.GetPath(), f.job.local.Path)
-			s.report(f, nil, err)
+		more := resp.More
+		resp.More = nil
+		for _, m := range more {
+			if len(m.GetMore()) > 0 {
+				err = fmt.Errorf("upload: answer for %q nests more answers", m.GetPath())
+				break
+			}
+			if err = s.match(m); err != nil {
+				break
+			}
+		}
+		if err != nil {
 			break
 		}
-		s.report(f, resp, nil)
 	}
 	s.readErr = err
 	close(s.dead)
@@ -363,6 +365,26 @@ func (s *upStream) read() {
 	for f := range s.fifo {
 		s.report(f, nil, cause)
 	}
+}
+
+// match reports resp as the answer for the oldest file in flight, or
+// returns why it cannot be.
+func (s *upStream) match(resp *dirsyncv1.UploadResponse) error {
+	var f *inflight
+	select {
+	case f = <-s.fifo:
+	default:
+	}
+	if f == nil {
+		return fmt.Errorf("upload: answer for %q with no file pending", resp.GetPath())
+	}
+	if resp.GetPath() != f.job.local.Path {
+		err := fmt.Errorf("upload: answer for %q, expected %q", resp.GetPath(), f.job.local.Path)
+		s.report(f, nil, err)
+		return err
+	}
+	s.report(f, resp, nil)
+	return nil
 }
 
 // send sends msg, after the packed files, which came first.

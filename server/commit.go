@@ -144,14 +144,18 @@ func (c *committer) take(linger bool) (group []*fileUpload, open bool) {
 	return group, true
 }
 
-// answer sends the answers of group, in order.
+// answer sends the answers of group, in order, in one message.
 func (c *committer) answer(group []*fileUpload) {
-	for _, u := range group {
-		resp := u.response()
-		if c.sendErr == nil {
-			if err := c.send(resp); err != nil {
-				c.sendErr = err
-			}
+	if len(group) == 0 {
+		return
+	}
+	first := group[0].response()
+	for _, u := range group[1:] {
+		first.More = append(first.More, u.response())
+	}
+	if c.sendErr == nil {
+		if err := c.send(first); err != nil {
+			c.sendErr = err
 		}
 	}
 }

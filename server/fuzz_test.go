@@ -224,7 +224,7 @@ func (s *fakeUploadStream) Receive() (*dirsyncv1.UploadRequest, error) {
 
 // Send collects an answer.
 func (s *fakeUploadStream) Send(r *dirsyncv1.UploadResponse) error {
-	s.resps = append(s.resps, r)
+	s.resps = append(s.resps, answers(r)...)
 	return nil
 }
 

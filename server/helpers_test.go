@@ -116,8 +116,16 @@ func (env *testEnv) upload(t *testing.T, reqs ...*dirsyncv1.UploadRequest) ([]*d
 			stream.CloseResponse()
 			return resps, err
 		}
-		resps = append(resps, resp)
+		resps = append(resps, answers(resp)...)
 	}
+}
+
+// answers returns the answers one UploadResponse message carries: itself
+// and those in its more field, in order.
+func answers(resp *dirsyncv1.UploadResponse) []*dirsyncv1.UploadResponse {
+	more := resp.GetMore()
+	resp.More = nil
+	return append([]*dirsyncv1.UploadResponse{resp}, more...)
 }
 
 // uploadOne uploads reqs, which must describe one file, and returns its

@@ -71,7 +71,8 @@ type SyncServiceClient interface {
 	// with messages of operations, and ends with a message that has finish
 	// set; a small file fits in one message, and many small files can share
 	// one (UploadRequest.files). The server answers each file with
-	// one UploadResponse once the file is verified and in place, or has failed.
+	// one UploadResponse once the file is verified and in place, or has failed;
+	// answers given at once may share a message (UploadResponse.more).
 	// The client may close its side at any time after a finish; the server then
 	// ends the stream once every file has been answered.
 	Upload(context.Context) *connect.BidiStreamForClient[v1.UploadRequest, v1.UploadResponse]
@@ -200,7 +201,8 @@ type SyncServiceHandler interface {
 	// with messages of operations, and ends with a message that has finish
 	// set; a small file fits in one message, and many small files can share
 	// one (UploadRequest.files). The server answers each file with
-	// one UploadResponse once the file is verified and in place, or has failed.
+	// one UploadResponse once the file is verified and in place, or has failed;
+	// answers given at once may share a message (UploadResponse.more).
 	// The client may close its side at any time after a finish; the server then
 	// ends the stream once every file has been answered.
 	Upload(context.Context, *connect.BidiStream[v1.UploadRequest, v1.UploadResponse]) error
