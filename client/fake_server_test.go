@@ -231,14 +231,19 @@ func (f *fakeServer) Upload(_ context.Context, stream *connect.BidiStream[dirsyn
 			}
 		}
 		ops, lit = appendOps(ops, lit, msg.GetOps())
+		var resps []*dirsyncv1.UploadResponse
 		if msg.GetFinish() {
-			if err := f.answer(stream, hdr, ops, lit, msg.GetSha256()); err != nil {
-				return err
-			}
+			resps = append(resps, f.answer(hdr, ops, lit, msg.GetSha256()))
 		}
 		for _, file := range msg.GetFiles() {
 			ops, lit := appendOps(nil, 0, file.GetOps())
-			if err := f.answer(stream, file.GetHeader(), ops, lit, file.GetSha256()); err != nil {
+			resps = append(resps, f.answer(file.GetHeader(), ops, lit, file.GetSha256()))
+		}
+		// As the real server does for a group commit, the answers for
+		// the files of one message go in one message.
+		if len(resps) > 0 {
+			resps[0].More = resps[1:]
+			if err := stream.Send(resps[0]); err != nil {
 				return err
 			}
 		}
@@ -272,14 +277,14 @@ func appendOps(ops []engine.Op, lit int64, wire []*dirsyncv1.DeltaOp) ([]engine.
 	return ops, lit
 }
 
-// answer commits one finished file and sends its response.
-func (f *fakeServer) answer(stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse], hdr *dirsyncv1.UploadHeader, ops []engine.Op, lit int64, finishSum []byte) error {
+// answer commits one finished file and returns its response.
+func (f *fakeServer) answer(hdr *dirsyncv1.UploadHeader, ops []engine.Op, lit int64, finishSum []byte) *dirsyncv1.UploadResponse {
 	resp := f.commit(hdr, ops, finishSum)
 	if resp.Code == 0 {
 		resp.LiteralBytes = lit
 		resp.MatchedBytes = hdr.GetEntry().GetSize() - lit
 	}
-	return stream.Send(resp)
+	return resp
 }
 
 // commit builds one uploaded file and puts it in place; finishSum is the
