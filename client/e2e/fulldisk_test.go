@@ -108,10 +108,31 @@ func runFullDisk(t *testing.T, root, url string, serverLogs func() string, fill,
 	if _, err := os.Lstat(filepath.Join(root, "new.bin")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("new.bin exists on a full disk: %v", err)
 	}
-	requireNoServerTemp(t, root)
+	// The client goes on retrying, so an upload may be in flight: its
+	// temporary file must go once it fails too.
+	waitNoServerTemp(t, root, 10*time.Second)
 
 	free(t)
 	waitMirror(t, src, root, 60*time.Second)
+	requireNoServerTemp(t, root)
+}
+
+// waitNoServerTemp waits until no server temporary file or partial
+// upload is under root, and fails with what is left after timeout.
+func waitNoServerTemp(t *testing.T, root string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		left := false
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasPrefix(d.Name(), serverTempPrefix) {
+				left = true
+			}
+			return nil
+		})
+		if !left {
+			return
+		}
+	}
 	requireNoServerTemp(t, root)
 }
 
