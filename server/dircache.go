@@ -2,7 +2,10 @@ package server
 
 import (
 	"os"
+	"strings"
 	"sync"
+
+	"github.com/dirsync/dirsync/engine"
 )
 
 // dirCacheMax is the most directory handles one Upload stream keeps open
@@ -69,7 +72,7 @@ func (c *dirCache) open(rel, dir string, create bool) (root *os.Root, file *dirF
 	}
 	c.mu.Unlock()
 
-	opened, err := c.s.openDir(rel, dir, create)
+	opened, err := c.openBelowAncestor(rel, dir, create)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -93,6 +96,48 @@ func (c *dirCache) open(rel, dir string, create bool) (root *os.Root, file *dirF
 		}
 	}
 	return opened, d.file, c.releaser(d), nil
+}
+
+// openBelowAncestor opens dir as [Server.openDir] does, but walks from
+// the deepest ancestor of dir the cache holds, checking each component
+// below it the same way, so that the directories of a tree cost one
+// component each rather than a walk from the root. Without a cached
+// ancestor it walks from the root.
+func (c *dirCache) openBelowAncestor(rel, dir string, create bool) (*os.Root, error) {
+	c.mu.Lock()
+	var anc *sharedDir
+	ancDir := ""
+	for p := engine.ParentPath(dir); p != ""; p = engine.ParentPath(p) {
+		if d, ok := c.dirs[p]; ok {
+			d.refs++
+			anc, ancDir = d, p
+			break
+		}
+	}
+	c.mu.Unlock()
+	if anc == nil {
+		return c.s.openDir(rel, dir, create)
+	}
+	defer func() {
+		c.mu.Lock()
+		c.unrefLocked(anc)
+		c.mu.Unlock()
+	}()
+	cur := anc.root
+	done := len(ancDir) + 1 // length of the prefix of dir walked so far
+	for comp := range strings.SplitSeq(dir[done:], "/") {
+		walked := dir[:done+len(comp)]
+		done += len(comp) + 1
+		next, err := c.s.openChildDir(cur, comp, rel, walked, create)
+		if cur != anc.root {
+			cur.Close()
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	return cur, nil
 }
 
 // releaser returns the function that drops one holder's reference to d.

@@ -94,6 +94,32 @@ func TestDirCache(t *testing.T) {
 				t.Error("opened a directory through a symlink")
 			}
 		}},
+		{"walks from a cached ancestor", func(t *testing.T, c *dirCache) {
+			_, r := open(t, c, "anc/b")
+			r()
+			deep, r := open(t, c, "anc/b/c/d")
+			defer r()
+			if err := deep.WriteFile("probe", nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(root, "anc/b/c/d/probe")); err != nil {
+				t.Errorf("the handle opened below the ancestor is elsewhere: %v", err)
+			}
+		}},
+		{"symlink below a cached ancestor refused", func(t *testing.T, c *dirCache) {
+			_, r := open(t, c, "anc2/b")
+			r()
+			outside := t.TempDir()
+			if err := os.Symlink(outside, filepath.Join(root, "anc2/b/link")); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, err := c.open("anc2/b/link/x/f", "anc2/b/link/x", true); err == nil {
+				t.Error("opened a directory through a symlink below a cached ancestor")
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+				t.Errorf("the walk created %d entries outside the root", len(entries))
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
