@@ -147,18 +147,18 @@ func TestMessageBytes(t *testing.T) {
 			t.Errorf("messageBytes(%q) = %d, want %d", tt.codec, got, tt.want)
 		}
 	}
-	// A 2 MiB file compressed with zstd travels as one message.
+	// A file of one zstd window travels as one message.
 	var msgs []*dirsyncv1.UploadRequest
-	hdr := &dirsyncv1.UploadHeader{Entry: &dirsyncv1.Entry{Path: "f", Type: dirsyncv1.EntryType_ENTRY_TYPE_FILE, Size: 2 << 20}}
+	hdr := &dirsyncv1.UploadHeader{Entry: &dirsyncv1.Entry{Path: "f", Type: dirsyncv1.EntryType_ENTRY_TYPE_FILE, Size: engine.ZstdWindow}}
 	pk := newPacker(hdr, messageBytes(engine.CompressionZstd), func(m *dirsyncv1.UploadRequest) error { msgs = append(msgs, m); return nil })
-	if err := sendLiterals(bytes.NewReader(make([]byte, 2<<20)), pk.add); err != nil {
+	if err := sendLiterals(bytes.NewReader(make([]byte, engine.ZstdWindow)), pk.add); err != nil {
 		t.Fatal(err)
 	}
 	if err := pk.finish(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := describe(msgs), "H"+strings.Repeat(" L262144", 8)+" F"; got != want {
-		t.Errorf("2 MiB with zstd = %q, want %q", got, want)
+	if got, want := describe(msgs), "H"+strings.Repeat(" L262144", engine.ZstdWindow/engine.MaxLiteralSize)+" F"; got != want {
+		t.Errorf("a window's worth with zstd = %q, want %q", got, want)
 	}
 }
 

@@ -48,41 +48,94 @@ func (z *ZstdReader) Reset(r io.Reader) error { return z.dec.Reset(r) }
 // Close releases the current stream; the reader may be Reset again.
 func (z *ZstdReader) Close() error { return z.dec.Reset(nil) }
 
-// ZstdWindow is the zstd window, and the size of the messages the client
-// packs, so that each message is compressed against all of itself.
-const ZstdWindow = 2 << 20
+// ZstdWindow is the zstd window of message compression, and the size of
+// the messages the client packs, so that each message is compressed
+// against all of itself. Large files do not depend on it: their literals
+// travel as frames of [MaxZstdLiteralSize] that the client compresses
+// itself (see [CompressLiteral]).
+const ZstdWindow = 1 << 20
 
-// zstdEncoders keeps idle zstd encoders across garbage collections. An
-// encoder at the level below holds about 10 MiB of tables, and the pools
-// of the RPC library are sync.Pools, which a collection empties: each
-// collection would then cost a new encoder per stream, and allocating and
-// clearing those tables cost more than compressing small messages.
-var zstdEncoders = make(chan *zstd.Encoder, 4)
+// zstdProfile is one way of compressing, with a pool of idle encoders that
+// survives garbage collection. An encoder holds megabytes of tables, and
+// the pools of the RPC library are sync.Pools, which a collection
+// empties: each collection would then cost a new encoder per stream, and
+// allocating and clearing those tables cost more than compressing small
+// messages.
+type zstdProfile struct {
+	pool chan *zstd.Encoder
+	opts []zstd.EOption
+}
+
+// The profiles. On the benchmark's 256 MiB text file in 2 MiB frames, one
+// core compressed 98 MB/s at klauspost's "better" level, sending 0.311 of
+// the input, 134 MB/s at "default" (0.317) and 164 MB/s at "fastest"
+// (0.333); rsync -z sent 0.315. On incompressible data each level falls
+// back to stored blocks at several hundred MB/s.
+//
+// Large files' literals (see [CompressLiteral]) use "better" with 2 MiB
+// windows, on two cores, for the fewest bytes. Messages, which carry small
+// files and listings, use "default" with 1 MiB windows: four "better"
+// encoders held 22 MiB of the client's heap in a profile of an initial sync
+// of 20,000 files, for about 1% fewer bytes.
+//
+// The server answers with the default level and a 256 KiB window: its
+// messages are answers and listings, and encoders like the client's cost
+// the server 11 MiB of heap on four streams in the same profile.
+var (
+	messageProfile = &zstdProfile{pool: make(chan *zstd.Encoder, 4), opts: []zstd.EOption{
+		zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(ZstdWindow),
+	}}
+	answerProfile = &zstdProfile{pool: make(chan *zstd.Encoder, 4), opts: []zstd.EOption{
+		zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(256 << 10),
+	}}
+	literalProfile = &zstdProfile{pool: make(chan *zstd.Encoder, 2), opts: []zstd.EOption{
+		zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithWindowSize(MaxZstdLiteralSize),
+	}}
+)
+
+// get borrows an idle encoder, or builds one.
+func (p *zstdProfile) get() *zstd.Encoder {
+	select {
+	case enc := <-p.pool:
+		return enc
+	default:
+	}
+	opts := append([]zstd.EOption{zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)}, p.opts...)
+	enc, err := zstd.NewWriter(nil, opts...)
+	if err != nil {
+		panic(fmt.Sprintf("engine: zstd encoder options: %v", err))
+	}
+	return enc
+}
+
+// put gives enc back, or drops it when the pool is full.
+func (p *zstdProfile) put(enc *zstd.Encoder) {
+	enc.Reset(nil)
+	select {
+	case p.pool <- enc:
+	default:
+	}
+}
 
 // ZstdWriter is a zstd compressor for one message at a time, built on an
 // encoder borrowed from a pool that survives garbage collection: the first
 // Write after Reset borrows one, Close returns it, so an idle ZstdWriter
-// holds none. Build it with [NewZstdWriter]. It is not safe for concurrent
-// use.
+// holds none. Build it with [NewZstdWriter] or [NewZstdAnswerWriter]. It
+// is not safe for concurrent use.
 type ZstdWriter struct {
-	w   io.Writer // destination set by Reset; nil once closed
-	enc *zstd.Encoder
+	profile *zstdProfile
+	w       io.Writer // destination set by Reset; nil once closed
+	enc     *zstd.Encoder
 }
 
-// NewZstdWriter returns a zstd compressor at klauspost's "better" level
-// with a window of [ZstdWindow], writing on the calling goroutine only.
-// Reset it onto a writer before use.
-//
-// Measured on the benchmark's 32 MiB text file, compressed in messages
-// of the window's size: "better" sends 0.311 of the input (0.307 with 4
-// MiB, 0.316 with 1 MiB) where the fastest level sends 0.33 and rsync -z
-// 0.315; on incompressible data it falls back to stored blocks at several
-// hundred MB/s. It is the slowest of the three levels: on the 256 MiB
-// text file in 2 MiB frames, one core compressed 98 MB/s at "better", 134
-// at "default" (0.317 of the input) and 164 at "fastest" (0.333). 4 MiB messages made the server's peak RSS reach 94-97 MiB
-// on the 256 MiB text file; with 2 MiB ones it peaked at 57 MiB. Four
-// encoders hold 25 MiB with 1 MiB windows and 41 MiB with 4 MiB ones.
-func NewZstdWriter() *ZstdWriter { return &ZstdWriter{} }
+// NewZstdWriter returns the client's zstd compressor for messages:
+// klauspost's default level with a window of [ZstdWindow], writing on the
+// calling goroutine only. Reset it onto a writer before use.
+func NewZstdWriter() *ZstdWriter { return &ZstdWriter{profile: messageProfile} }
+
+// NewZstdAnswerWriter returns the server's zstd compressor, for answers
+// and listings: the default level with a 256 KiB window.
+func NewZstdAnswerWriter() *ZstdWriter { return &ZstdWriter{profile: answerProfile} }
 
 // Reset starts a new compressed stream written to w. It borrows nothing
 // yet: the RPC library resets idle compressors onto io.Discard.
@@ -124,11 +177,7 @@ func (z *ZstdWriter) borrow() error {
 	if z.w == nil {
 		return errors.New("zstd writer: Write before Reset")
 	}
-	select {
-	case z.enc = <-zstdEncoders:
-	default:
-		z.enc = newZstdEncoder()
-	}
+	z.enc = z.profile.get()
 	z.enc.Reset(z.w)
 	return nil
 }
@@ -138,22 +187,8 @@ func (z *ZstdWriter) release() {
 	if z.enc == nil {
 		return
 	}
-	z.enc.Reset(nil)
-	select {
-	case zstdEncoders <- z.enc:
-	default: // the pool is full; let this one go
-	}
+	z.profile.put(z.enc)
 	z.enc = nil
-}
-
-// newZstdEncoder builds one encoder with the options of [NewZstdWriter].
-func newZstdEncoder() *zstd.Encoder {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(ZstdWindow), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		panic(fmt.Sprintf("engine: zstd encoder options: %v", err))
-	}
-	return enc
 }
 
 // NewGzipReader returns a gzip decompressor (klauspost's, several times

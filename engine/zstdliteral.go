@@ -8,30 +8,22 @@ import (
 )
 
 // MaxZstdLiteralSize is the most bytes one compressed literal (a zstd
-// frame the sender compressed itself) stands for: the zstd window, so each
-// frame is compressed against all of itself, as the messages of a
-// compressed stream are.
-const MaxZstdLiteralSize = ZstdWindow
+// frame the sender compressed itself) stands for, and the window it is
+// compressed with, so each frame is compressed against all of itself: on
+// the benchmark's 256 MiB text file, 2 MiB frames send 0.311 of the input
+// where rsync -z sends 0.315, and 1 MiB ones 0.316.
+const MaxZstdLiteralSize = 2 << 20
 
 // zstdLiteralDecoders keeps idle decoders for [DecompressLiteral].
 var zstdLiteralDecoders = make(chan *zstd.Decoder, 4)
 
 // CompressLiteral appends to dst the zstd frame of src, which holds at most
-// [MaxZstdLiteralSize] bytes, at the level of [NewZstdWriter]. It borrows
-// an encoder from the pool the writers share, so concurrent calls compress
-// on as many cores.
+// [MaxZstdLiteralSize] bytes, at klauspost's "better" level. Concurrent
+// calls compress on as many cores; two encoders stay pooled between calls.
 func CompressLiteral(dst, src []byte) []byte {
-	var enc *zstd.Encoder
-	select {
-	case enc = <-zstdEncoders:
-	default:
-		enc = newZstdEncoder()
-	}
+	enc := literalProfile.get()
 	dst = enc.EncodeAll(src, dst)
-	select {
-	case zstdEncoders <- enc:
-	default:
-	}
+	literalProfile.put(enc)
 	return dst
 }
 

@@ -31,7 +31,7 @@ func newMux(svc dirsyncv1connect.SyncServiceHandler, maxMsgBytes int, extra ...c
 			func() connect.Compressor { return engine.NewGzipWriter() }),
 		connect.WithCompression(engine.CompressionZstd,
 			func() connect.Decompressor { return engine.NewZstdReader() },
-			func() connect.Compressor { return engine.NewZstdWriter() }),
+			func() connect.Compressor { return engine.NewZstdAnswerWriter() }),
 	}, extra...)
 	mux := http.NewServeMux()
 	mux.Handle(dirsyncv1connect.NewSyncServiceHandler(svc, opts...))
