@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,7 +111,17 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
+// defaultGCPercent is the client's GOGC unless the environment sets one:
+// the heap may grow to 1.5 times the live data between collections
+// instead of twice. In an initial sync of 20,000 files with zstd the
+// client peaked at 75 MiB instead of 97, with no more CPU time (a run
+// each, /usr/bin/time).
+const defaultGCPercent = 50
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

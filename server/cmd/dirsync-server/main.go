@@ -319,8 +319,8 @@ func serve(cfg config, log *slog.Logger) error {
 		// No ReadTimeout or WriteTimeout: they would cut long streams.
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams:          256,
-			MaxReceiveBufferPerConnection: 16 << 20,
-			MaxReceiveBufferPerStream:     8 << 20,
+			MaxReceiveBufferPerConnection: 8 << 20,
+			MaxReceiveBufferPerStream:     4 << 20,
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
