@@ -130,15 +130,11 @@ feed:
 // was last hashed. A file that changes while it is read is an error
 // wrapping errChanged.
 func (c *Client) hashLocal(e engine.Entry) (engine.Entry, error) {
-	f, err := openRegular(c.abs(e.Path))
+	f, info, err := openRegular(c.abs(e.Path))
 	if err != nil {
 		return e, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return e, fmt.Errorf("stat: %w", err)
-	}
 	fresh, err := engine.EntryFromInfo(e.Path, info, "")
 	if err != nil {
 		return e, err

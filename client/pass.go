@@ -74,7 +74,7 @@ func (c *Client) classify(err error) error {
 // run scans, diffs and applies.
 func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) error {
 	c := p.c
-	local, scanErrs, err := c.scanLocal(scopes)
+	local, scanErrs, remote, err := c.scanAndFetch(ctx, scopes)
 	if err != nil {
 		return err
 	}
@@ -86,10 +86,6 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		}
 		protect = append(protect, se.Path)
 		p.fail(se.Path, "scan", se.Err)
-	}
-	remote, err := c.fetchManifest(ctx, scopes)
-	if err != nil {
-		return err
 	}
 	plan := engine.Diff(local, c.rules.Load().filter(remote))
 	plan.Delete = deletable(plan.Delete, protect)
@@ -122,6 +118,31 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		p.bar = newProgress(c.opts.Progress, len(plan.Send), sendBytes)
 	}
 	return p.execute(ctx, plan, c.scopeParents(scopes))
+}
+
+// scanAndFetch scans the local scopes (nil for the whole tree) and fetches
+// the server's manifest of them at the same time: the two take about as
+// long on a tree of 20,000 files, and neither needs the other.
+func (c *Client) scanAndFetch(ctx context.Context, scopes []string) (local engine.Manifest, scanErrs []engine.ScanError, remote engine.Manifest, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var fetchErr error
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		remote, fetchErr = c.fetchManifest(ctx, scopes)
+	}()
+	local, scanErrs, err = c.scanLocal(scopes)
+	if err != nil {
+		cancel()
+		<-fetched
+		return nil, nil, nil, err
+	}
+	<-fetched
+	if fetchErr != nil {
+		return nil, nil, nil, fetchErr
+	}
+	return local, scanErrs, remote, nil
 }
 
 // scanLocal scans the whole tree (scopes nil) or the given scopes.

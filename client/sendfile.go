@@ -25,13 +25,13 @@ import (
 func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	c := s.u.c
 	path := job.local.Path
-	f, err := openRegular(c.abs(path))
+	f, info, err := openRegular(c.abs(path))
 	if err != nil {
 		s.u.done(uploadResult{job: job, err: err})
 		return nil
 	}
 	defer f.Close()
-	if err := sameStat(f, job.local); err != nil {
+	if err := sameInfo(info, job.local); err != nil {
 		s.u.done(uploadResult{job: job, err: err})
 		return nil
 	}
@@ -172,26 +172,27 @@ func (c *Client) abs(rel string) string {
 }
 
 // openRegular opens a regular file for reading without following a symlink
-// in its place, nor blocking on a named pipe that replaced it.
-func openRegular(name string) (*os.File, error) {
+// in its place, nor blocking on a named pipe that replaced it, and returns
+// it with what fstat says of it.
+func openRegular(name string) (*os.File, fs.FileInfo, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
 			// Removed, or replaced by a symlink, since the scan.
-			return nil, fmt.Errorf("open: %w: %w", errChanged, err)
+			return nil, nil, fmt.Errorf("open: %w: %w", errChanged, err)
 		}
-		return nil, fmt.Errorf("open: %w", err)
+		return nil, nil, fmt.Errorf("open: %w", err)
 	}
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("stat: %w", err)
+		return nil, nil, fmt.Errorf("stat: %w", err)
 	}
 	if !info.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s is no longer a regular file: %w", filepath.Base(name), errChanged)
+		return nil, nil, fmt.Errorf("%s is no longer a regular file: %w", filepath.Base(name), errChanged)
 	}
-	return f, nil
+	return f, info, nil
 }
 
 // sameStat checks that the open file f still has the size and mtime of e.
@@ -200,6 +201,11 @@ func sameStat(f *os.File, e engine.Entry) error {
 	if err != nil {
 		return fmt.Errorf("stat: %w", err)
 	}
+	return sameInfo(info, e)
+}
+
+// sameInfo checks that info gives the size and mtime of e.
+func sameInfo(info fs.FileInfo, e engine.Entry) error {
 	if info.Size() != e.Size || info.ModTime().UnixNano() != e.MtimeNs {
 		return fmt.Errorf("%q: %w", e.Path, errChanged)
 	}

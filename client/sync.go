@@ -40,11 +40,7 @@ func (c *Client) SyncOnce(ctx context.Context) (Summary, error) {
 // mirror. It changes nothing. The error wraps [ErrUnavailable] when the
 // server cannot be reached.
 func (c *Client) Verify(ctx context.Context) (engine.Plan, error) {
-	local, _, err := c.scanLocal(nil)
-	if err != nil {
-		return engine.Plan{}, err
-	}
-	remote, err := c.fetchManifest(ctx, nil)
+	local, _, remote, err := c.scanAndFetch(ctx, nil)
 	if err != nil {
 		return engine.Plan{}, c.classify(err)
 	}
