@@ -38,18 +38,9 @@ func tempPath(dir string) string {
 // d ("" for d itself), readable and writable by the server only until it
 // is committed. It returns the file and its name relative to d.
 func (s *Server) createTemp(d *os.Root, dir string) (*os.File, string, error) {
-	for range 4 {
-		name := tempPath(dir)
-		f, err := d.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("create temporary file: %w", err)
-		}
-		return f, name, nil
-	}
-	return nil, "", errors.New("create temporary file: names keep colliding")
+	return createFresh(dir, func(name string) (*os.File, error) {
+		return d.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	})
 }
 
 // createTempIn creates a new temporary file in the directory d, as
@@ -59,9 +50,15 @@ func (s *Server) createTempIn(d *os.Root, file *dirFile) (*os.File, string, erro
 	if file == nil {
 		return s.createTemp(d, "")
 	}
+	return createFresh("", file.createExclusive)
+}
+
+// createFresh creates a file under a fresh temporary name in dir with
+// create, which must fail with fs.ErrExist when the name is taken.
+func createFresh(dir string, create func(name string) (*os.File, error)) (*os.File, string, error) {
 	for range 4 {
-		name := tempPath("")
-		f, err := file.createExclusive(name)
+		name := tempPath(dir)
+		f, err := create(name)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
