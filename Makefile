@@ -84,7 +84,7 @@ scale: ## Sync and watch a 200,000-file tree with the real binaries; logs the fi
 	DIRSYNC_SCALE=1 $(GO) test -run '^TestScale$$' -v -count=1 -timeout 60m ./client/e2e
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each.
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each, minimizing new inputs for FUZZMINIMIZETIME (2s) at most.
 	@set -e; for pkg in $$($(GO) list ./...); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$target"; \
