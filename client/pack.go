@@ -84,7 +84,6 @@ func (p *packer) add(op engine.Op) error {
 		pop = &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Copy{Copy: &dirsyncv1.BlockRun{
 			Start: uint64(op.Block), Count: uint64(op.Count),
 		}}}
-		p.output += op.Count * p.blockSize
 	case engine.OpLiteral:
 		data := make([]byte, len(op.Data))
 		copy(data, op.Data)
@@ -93,13 +92,13 @@ func (p *packer) add(op engine.Op) error {
 	default:
 		return fmt.Errorf("pack op: unknown kind %v", op.Kind)
 	}
-	if len(p.msg.Ops) > 0 && p.size+cost > p.max {
-		if err := p.flush(); err != nil {
-			return err
-		}
+	if err := p.append(pop, cost); err != nil {
+		return err
 	}
-	p.msg.Ops = append(p.msg.Ops, pop)
-	p.size += cost
+	if op.Kind == engine.OpCopy {
+		// Counted after append, which may have started a new message.
+		p.output += op.Count * p.blockSize
+	}
 	if p.output >= maxMessageOutput {
 		// Mostly block copies: small on the wire, but a lot of work for
 		// the server, which can start on it now.
@@ -114,7 +113,12 @@ func (p *packer) addZstd(frame []byte, size int) error {
 	pop := &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_ZstdLiteral{ZstdLiteral: &dirsyncv1.ZstdLiteral{
 		Frame: frame, Size: uint32(size),
 	}}}
-	cost := opOverhead + len(frame)
+	return p.append(pop, opOverhead+len(frame))
+}
+
+// append adds pop, of about cost bytes, sending the current message first
+// if pop would make it too large.
+func (p *packer) append(pop *dirsyncv1.DeltaOp, cost int) error {
 	if len(p.msg.Ops) > 0 && p.size+cost > p.max {
 		if err := p.flush(); err != nil {
 			return err

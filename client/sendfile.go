@@ -77,11 +77,7 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	s.fifo <- fl
 
 	var sendErr error
-	limit := messageBytes(c.opts.Compression)
-	if s.selfCompress {
-		limit = maxCompressedMessageBytes
-	}
-	pk := newPacker(header, limit, s.send)
+	pk := newPacker(header, messageBytes(c.opts.Compression), s.send)
 	pk.whole = s.pack
 	if sig != nil {
 		pk.blockSize = int64(sig.BlockSize)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/dirsync/dirsync/engine"
@@ -123,21 +122,7 @@ func (c *dirCache) openBelowAncestor(rel, dir string, create bool) (*os.Root, er
 		c.unrefLocked(anc)
 		c.mu.Unlock()
 	}()
-	cur := anc.root
-	done := len(ancDir) + 1 // length of the prefix of dir walked so far
-	for comp := range strings.SplitSeq(dir[done:], "/") {
-		walked := dir[:done+len(comp)]
-		done += len(comp) + 1
-		next, err := c.s.openChildDir(cur, comp, rel, walked, create)
-		if cur != anc.root {
-			cur.Close()
-		}
-		if err != nil {
-			return nil, err
-		}
-		cur = next
-	}
-	return cur, nil
+	return c.s.walkBelow(anc.root, false, rel, dir, len(ancDir)+1, create)
 }
 
 // releaser returns the function that drops one holder's reference to d.

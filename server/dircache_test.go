@@ -94,7 +94,7 @@ func TestDirCache(t *testing.T) {
 				t.Error("opened a directory through a symlink")
 			}
 		}},
-		{"walks from a cached ancestor", func(t *testing.T, c *dirCache) {
+		{"opens the right directory below a cached ancestor", func(t *testing.T, c *dirCache) {
 			_, r := open(t, c, "anc/b")
 			r()
 			deep, r := open(t, c, "anc/b/c/d")

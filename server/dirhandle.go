@@ -31,12 +31,22 @@ func (s *Server) openDir(rel, dir string, create bool) (*os.Root, error) {
 	if dir == "" {
 		return cur, nil
 	}
-	done := 0 // length of the prefix of dir walked so far
-	for comp := range strings.SplitSeq(dir, "/") {
+	return s.walkBelow(cur, true, rel, dir, 0, create)
+}
+
+// walkBelow opens the directory dir, whose first done bytes name start (0
+// for the root), by opening the rest one component at a time with
+// openChildDir. With own, start is closed too; otherwise the caller keeps
+// it. dir must go below start.
+func (s *Server) walkBelow(start *os.Root, own bool, rel, dir string, done int, create bool) (*os.Root, error) {
+	cur := start
+	for comp := range strings.SplitSeq(dir[done:], "/") {
 		walked := dir[:done+len(comp)]
 		done += len(comp) + 1
 		next, err := s.openChildDir(cur, comp, rel, walked, create)
-		cur.Close()
+		if own || cur != start {
+			cur.Close()
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -214,44 +214,43 @@ func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
 			u.fail(invalidf("upload of %q: %v", u.rel, err))
 			return
 		}
-		if err := u.patcher.Apply(op); err != nil {
-			if u.out.exceeded {
-				err = u.out.tooLarge()
-			}
-			u.fail(fmt.Errorf("apply %v: %w", op, err))
-			return
+		u.applyOp(op)
+	}
+}
+
+// applyOp applies one operation and counts its literal bytes; a failure
+// is recorded in the file.
+func (u *fileUpload) applyOp(op engine.Op) {
+	if err := u.patcher.Apply(op); err != nil {
+		if u.out.exceeded {
+			err = u.out.tooLarge()
 		}
-		if op.Kind == engine.OpLiteral {
-			u.literal += int64(len(op.Data))
-		}
+		u.fail(fmt.Errorf("apply %v: %w", op, err))
+		return
+	}
+	if op.Kind == engine.OpLiteral {
+		u.literal += int64(len(op.Data))
 	}
 }
 
 // applyZstd decompresses a compressed literal and applies its bytes as
 // literals.
 func (u *fileUpload) applyZstd(zl *dirsyncv1.ZstdLiteral) {
-	buf := zstdLiteralBuffers.Get().(*[engine.MaxZstdLiteralSize]byte)
-	defer zstdLiteralBuffers.Put(buf)
 	if int64(zl.GetSize()) > u.out.limit-u.out.n {
 		u.fail(u.out.tooLarge())
 		return
 	}
+	buf := zstdLiteralBuffers.Get().(*[engine.MaxZstdLiteralSize]byte)
+	defer zstdLiteralBuffers.Put(buf)
 	data, err := engine.DecompressLiteral(buf[:0], zl.GetFrame(), int(zl.GetSize()))
 	if err != nil {
 		u.fail(invalidf("upload of %q: %v", u.rel, err))
 		return
 	}
-	for len(data) > 0 {
+	for len(data) > 0 && u.err == nil {
 		chunk := data[:min(len(data), engine.MaxLiteralSize)]
 		data = data[len(chunk):]
-		if err := u.patcher.Apply(engine.Op{Kind: engine.OpLiteral, Data: chunk}); err != nil {
-			if u.out.exceeded {
-				err = u.out.tooLarge()
-			}
-			u.fail(fmt.Errorf("apply compressed literal: %w", err))
-			return
-		}
-		u.literal += int64(len(chunk))
+		u.applyOp(engine.Op{Kind: engine.OpLiteral, Data: chunk})
 	}
 }
 

@@ -88,7 +88,7 @@ func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *com
 				fmt.Errorf("upload of %q: header of the next file before the file's finish", cur.rel))
 		case req.GetHeader() != nil:
 			cur = s.beginUpload(ctx, req.GetHeader(), dirs)
-		case cur == nil && (len(req.GetFiles()) == 0 || len(req.GetOps()) > 0 || req.GetFinish() || len(req.GetSha256()) > 0):
+		case cur == nil && !packedOnly(req):
 			return connect.NewError(connect.CodeInvalidArgument,
 				errors.New("upload message without a header outside a file"))
 		}
@@ -116,4 +116,11 @@ func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *com
 			}
 		}
 	}
+}
+
+// packedOnly reports whether req carries packed files and nothing of a
+// file of its own: the only message without a header allowed outside a
+// file.
+func packedOnly(req *dirsyncv1.UploadRequest) bool {
+	return len(req.GetFiles()) > 0 && len(req.GetOps()) == 0 && !req.GetFinish() && len(req.GetSha256()) == 0
 }

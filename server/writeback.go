@@ -41,18 +41,16 @@ var _ io.Writer = (*writebackWriter)(nil)
 // Write writes p to the file and starts writeback of every full chunk.
 func (w *writebackWriter) Write(p []byte) (int, error) {
 	if w.direct && !w.aligned(p) {
-		w.direct = false
-		if !setDirect(w.f, false) {
-			return 0, errors.New("turn off O_DIRECT for an unaligned write")
+		if err := w.leaveDirect("for an unaligned write"); err != nil {
+			return 0, err
 		}
 	}
 	n, err := w.f.Write(p)
 	if w.direct && n == 0 && errors.Is(err, syscall.EINVAL) {
 		// The file system wants a coarser alignment than directAlign:
 		// write through the page cache from now on.
-		w.direct = false
-		if !setDirect(w.f, false) {
-			return 0, fmt.Errorf("turn off O_DIRECT after %w", err)
+		if err := w.leaveDirect(fmt.Sprintf("after %v", err)); err != nil {
+			return 0, err
 		}
 		n, err = w.f.Write(p)
 	}
@@ -64,6 +62,16 @@ func (w *writebackWriter) Write(p []byte) (int, error) {
 		w.started = w.written
 	}
 	return n, err
+}
+
+// leaveDirect turns O_DIRECT off for the rest of the file; why says when,
+// for the error.
+func (w *writebackWriter) leaveDirect(why string) error {
+	w.direct = false
+	if !setDirect(w.f, false) {
+		return errors.New("turn off O_DIRECT " + why)
+	}
+	return nil
 }
 
 // aligned reports whether p can be written with O_DIRECT at the current
