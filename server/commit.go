@@ -176,16 +176,14 @@ func (s *Server) syncData(group, pending []*fileUpload) (bulk bool) {
 	var ready []*fileUpload
 	for _, u := range group {
 		if u.err == nil {
+			u.stat()
+		}
+		if u.err == nil {
 			ready = append(ready, u)
 		}
 	}
 	if canSyncFilesystem && (len(ready) >= syncfsMinFiles || len(pending) > 0) {
-		var err error
-		if len(ready) > 0 {
-			err = syncFilesystem(ready[0].tmp)
-		} else {
-			err = syncRootFilesystem(pending[0].dir)
-		}
+		err := s.syncDevices(ready, pending)
 		if err == nil {
 			s.indexPlaced(pending)
 			return len(ready) > 0
@@ -195,6 +193,31 @@ func (s *Server) syncData(group, pending []*fileUpload) (bulk bool) {
 	s.settleByDirs(pending)
 	syncFiles(ready)
 	return false
+}
+
+// syncDevices makes the data of the temporary files of ready and the
+// renames of the placed files of pending durable, with one shared syncfs
+// on each file system they are on (see [syncBarrier]): normally one, more
+// when the root holds mount points.
+func (s *Server) syncDevices(ready, pending []*fileUpload) error {
+	sources := map[uint64]syncSource{}
+	for _, u := range ready {
+		src := syncSource{file: u.tmp, opened: u.opened}
+		if cur, ok := sources[u.dev]; !ok || src.opened < cur.opened {
+			sources[u.dev] = src
+		}
+	}
+	for _, u := range pending {
+		if _, ok := sources[u.dev]; !ok && u.err == nil {
+			sources[u.dev] = dirSource(u.dir)
+		}
+	}
+	for dev, src := range sources {
+		if err := s.barriers.forDevice(dev).wait(src); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // placeGroup renames the durable verified files of group into place. After
@@ -226,17 +249,12 @@ func (s *Server) placeGroup(group []*fileUpload, bulk bool) (deferred bool) {
 // settle makes the renames of the placed files of pending durable with
 // one syncfs, or directory by directory if that fails.
 func (s *Server) settle(pending []*fileUpload) {
-	for _, u := range pending {
-		if u.err == nil {
-			if err := syncRootFilesystem(u.dir); err != nil {
-				s.log.Warn("group commit: syncfs failed, syncing directories one by one", "error", err)
-				break
-			}
-			s.indexPlaced(pending)
-			return
-		}
+	if err := s.syncDevices(nil, pending); err != nil {
+		s.log.Warn("group commit: syncfs failed, syncing directories one by one", "error", err)
+		s.settleByDirs(pending)
+		return
 	}
-	s.settleByDirs(pending)
+	s.indexPlaced(pending)
 }
 
 // settleByDirs fsyncs each directory of the placed files of us once, and
@@ -299,16 +317,24 @@ func syncRootFilesystem(d *os.Root) error {
 	return syncFilesystem(f)
 }
 
-// place closes the verified, durable temporary file and renames it over
-// the file's path, without syncing the directory.
+// stat records the device, size and mtime of the verified temporary file,
+// which is complete: the commit syncs its file system and indexes the
+// file by them. A failure is recorded in u.
+func (u *fileUpload) stat() {
+	info, err := u.tmp.Stat()
+	if err != nil {
+		u.fail(fmt.Errorf("stat %q: %w", u.rel, err))
+		return
+	}
+	u.dev = deviceOf(info)
+	u.placed = content{size: info.Size(), mtimeNs: info.ModTime().UnixNano(), sum: u.want.SHA256}
+}
+
+// place closes the verified, durable temporary file, examined by stat,
+// and renames it over the file's path, without syncing the directory.
 func (u *fileUpload) place() error {
 	tmp := u.tmp
 	u.tmp = nil
-	info, err := tmp.Stat()
-	if err != nil {
-		tmp.Close()
-		return fmt.Errorf("stat %q: %w", u.rel, err)
-	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("close %q: %w", u.rel, err)
 	}
@@ -316,6 +342,5 @@ func (u *fileUpload) place() error {
 		return err
 	}
 	u.tmpName = ""
-	u.placed = content{size: info.Size(), mtimeNs: info.ModTime().UnixNano(), sum: u.want.SHA256}
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,4 +68,13 @@ func setDirect(f *os.File, on bool) bool {
 		ok = err == nil
 	})
 	return ok
+}
+
+// deviceOf returns the device number of the file system that holds the
+// file info describes.
+func deviceOf(info os.FileInfo) uint64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev) // Dev is narrower on some platforms
+	}
+	return 0
 }

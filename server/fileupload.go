@@ -50,7 +50,12 @@ type fileUpload struct {
 	base    *os.File // current copy the delta refers to, or nil
 	tmp     *os.File // temporary file being written, or nil
 	tmpName string   // name of tmp in dir
-	out     *sizeLimitWriter
+	// opened is tmp's place in the order the server opened temporary
+	// files; see [syncRound.add].
+	opened uint64
+	// dev is the device number of tmp's file system, set by stat.
+	dev uint64
+	out *sizeLimitWriter
 	// buf buffers what goes into tmp: a pooled *bufio.Writer, or for a
 	// large file a *pipeWriter; see [fileUpload.releaseBuffer].
 	buf     flushWriter
@@ -149,6 +154,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 	if err != nil {
 		return err
 	}
+	u.opened = s.tempSeq.Add(1)
 	// A resumed file continues after the kept bytes: writeback starts
 	// there.
 	wb := &writebackWriter{f: u.tmp, started: u.resumed, written: u.resumed}

@@ -82,6 +82,10 @@ type Server struct {
 	locks    *pathLocks
 	partials partials
 	stats    stats
+	barriers syncBarriers
+	// tempSeq numbers the temporary files in the order they are opened;
+	// see [syncRound.add].
+	tempSeq atomic.Uint64
 	// dirEpoch counts directory removals; see [dirCache].
 	dirEpoch atomic.Uint64
 	// writeFault is Options.WriteFault.
