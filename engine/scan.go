@@ -193,7 +193,7 @@ func (s *scanner) walk(dir string, d scanDir) {
 		if s.opts.skip(rel, ent.IsDir()) {
 			continue
 		}
-		s.add(rel, d)
+		s.add(rel, ent, d)
 	}
 }
 
@@ -211,10 +211,12 @@ func (s *scanner) visit(rel string, parent scanDir) {
 	s.addInfo(rel, info, parent)
 }
 
-// add lists rel, whose parent directory is open as parent, and which Skip
-// has already let through.
-func (s *scanner) add(rel string, parent scanDir) {
-	info, err := parent.lstat(path.Base(rel))
+// add lists rel, the entry ent of its parent directory, open as parent,
+// which Skip has already let through. ent's Info is an lstat: made when
+// the directory was read, for a directory opened in a handle (Go reads
+// those eagerly), or now.
+func (s *scanner) add(rel string, ent fs.DirEntry, parent scanDir) {
+	info, err := ent.Info()
 	if err != nil {
 		s.fail(rel, err)
 		return

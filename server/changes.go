@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -27,17 +29,24 @@ func (s *Server) ApplyChanges(ctx context.Context, req *connect.Request[dirsyncv
 			fmt.Errorf("%d changes in one request, at most %d allowed", len(changes), maxChangesPerRequest))
 	}
 	resp := &dirsyncv1.ApplyChangesResponse{Results: make([]*dirsyncv1.ChangeResult, len(changes))}
+	// The changes of a batch are mostly in a few directories, often
+	// nested (a pass makes 1,000 directories in one batch, then sets
+	// their metadata in another): a cache of parent handles spares a
+	// walk from the root per change, as it does for Upload streams.
+	dirs := s.newDirCache()
+	defer dirs.close()
 	for i, ch := range changes {
 		if err := ctx.Err(); err != nil {
 			return nil, s.connectError("apply changes", "", err)
 		}
-		resp.Results[i] = s.applyChange(ctx, ch)
+		resp.Results[i] = s.applyChange(ctx, dirs, ch)
 	}
 	return connect.NewResponse(resp), nil
 }
 
-// applyChange applies one change and returns its result.
-func (s *Server) applyChange(ctx context.Context, ch *dirsyncv1.Change) *dirsyncv1.ChangeResult {
+// applyChange applies one change, with parent directories from dirs, and
+// returns its result.
+func (s *Server) applyChange(ctx context.Context, dirs *dirCache, ch *dirsyncv1.Change) *dirsyncv1.ChangeResult {
 	var (
 		op, rel string
 		saved   int64
@@ -46,21 +55,23 @@ func (s *Server) applyChange(ctx context.Context, ch *dirsyncv1.Change) *dirsync
 	switch a := ch.GetAction().(type) {
 	case *dirsyncv1.Change_Delete:
 		op, rel = "delete", a.Delete
-		err = s.mutate(ctx, rel, false, func() error { return s.deleteEntry(rel) })
+		err = s.mutate(ctx, dirs, rel, false, func(*os.Root) error { return s.deleteEntry(rel) })
 	case *dirsyncv1.Change_MakeDirectory:
 		op, rel = "make directory", a.MakeDirectory.GetPath()
-		err = s.mutateEntry(ctx, a.MakeDirectory, engine.TypeDir, true, s.makeDirectory)
+		err = s.mutateEntry(ctx, dirs, a.MakeDirectory, engine.TypeDir, true, s.makeDirectory)
 	case *dirsyncv1.Change_Symlink:
 		op, rel = "symlink", a.Symlink.GetPath()
-		err = s.mutateEntry(ctx, a.Symlink, engine.TypeSymlink, true, s.makeSymlink)
+		err = s.mutateEntry(ctx, dirs, a.Symlink, engine.TypeSymlink, true, func(_ *os.Root, e engine.Entry) error {
+			return s.makeSymlink(e)
+		})
 	case *dirsyncv1.Change_SetMetadata:
 		op, rel = "set metadata", a.SetMetadata.GetPath()
-		err = s.mutateEntry(ctx, a.SetMetadata, 0, false, s.setMetadata)
+		err = s.mutateEntry(ctx, dirs, a.SetMetadata, 0, false, s.setMetadata)
 	case *dirsyncv1.Change_CopyContent:
 		op, rel = "copy content", a.CopyContent.GetPath()
-		err = s.mutateEntry(ctx, a.CopyContent, engine.TypeFile, true, func(e engine.Entry) error {
+		err = s.mutateEntry(ctx, dirs, a.CopyContent, engine.TypeFile, true, func(parent *os.Root, e engine.Entry) error {
 			var cerr error
-			saved, cerr = s.copyContent(e)
+			saved, cerr = s.copyContent(parent, e)
 			return cerr
 		})
 	default:
@@ -83,11 +94,12 @@ func (s *Server) applyChange(ctx context.Context, ch *dirsyncv1.Change) *dirsync
 	return res
 }
 
-// mutate validates rel as a path to change, locks it and checks its
-// parents (creating missing ones if makeParents is set) before running fn.
-// Without makeParents, a missing parent is passed on to fn, whose lstat
-// then reports the entry missing.
-func (s *Server) mutate(ctx context.Context, rel string, makeParents bool, fn func() error) error {
+// mutate validates rel as a path to change, locks it and opens its parent
+// directory from dirs, checking every ancestor (and creating missing ones
+// if makeParents is set), before running fn on the parent's handle.
+// Without makeParents, a missing parent is passed on to fn as a nil
+// handle: the entry is missing too.
+func (s *Server) mutate(ctx context.Context, dirs *dirCache, rel string, makeParents bool, fn func(parent *os.Root) error) error {
 	if err := checkPath(rel); err != nil {
 		return err
 	}
@@ -96,25 +108,25 @@ func (s *Server) mutate(ctx context.Context, rel string, makeParents bool, fn fu
 		return err
 	}
 	defer unlock()
-	if makeParents {
-		err = s.makeParents(rel)
-	} else {
-		_, err = s.checkParents(rel)
-	}
-	if err != nil {
+	parent, _, release, err := dirs.open(rel, engine.ParentPath(rel), makeParents)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !makeParents:
+		return fn(nil)
+	case err != nil:
 		return err
 	}
-	return fn()
+	defer release()
+	return fn(parent)
 }
 
 // mutateEntry converts the peer's entry pe, which must have type want or
 // none (any type if want is 0), and runs fn on it under [Server.mutate].
-func (s *Server) mutateEntry(ctx context.Context, pe *dirsyncv1.Entry, want engine.EntryType, makeParents bool, fn func(engine.Entry) error) error {
+func (s *Server) mutateEntry(ctx context.Context, dirs *dirCache, pe *dirsyncv1.Entry, want engine.EntryType, makeParents bool, fn func(*os.Root, engine.Entry) error) error {
 	e, err := entryFromProto(pe, want)
 	if err != nil {
 		return err
 	}
-	return s.mutate(ctx, e.Path, makeParents, func() error { return fn(e) })
+	return s.mutate(ctx, dirs, e.Path, makeParents, func(parent *os.Root) error { return fn(parent, e) })
 }
 
 // deleteEntry removes the entry at rel with everything under it, never
@@ -155,10 +167,12 @@ func (s *Server) removeEntry(rel string, info fs.FileInfo) error {
 	return nil
 }
 
-// makeDirectory creates the directory e.Path with e.Mode, replacing a
-// non-directory there; an existing directory only gets the mode.
-func (s *Server) makeDirectory(e engine.Entry) error {
-	info, err := s.root.Lstat(e.Path)
+// makeDirectory creates the directory e.Path, in its parent directory
+// parent, with e.Mode, replacing a non-directory there; an existing
+// directory only gets the mode.
+func (s *Server) makeDirectory(parent *os.Root, e engine.Entry) error {
+	name := path.Base(e.Path)
+	info, err := parent.Lstat(name)
 	switch {
 	case err == nil && info.IsDir():
 	case err == nil || errors.Is(err, fs.ErrNotExist):
@@ -167,13 +181,13 @@ func (s *Server) makeDirectory(e engine.Entry) error {
 				return err
 			}
 		}
-		if err := s.root.Mkdir(e.Path, 0o755); err != nil {
+		if err := parent.Mkdir(name, 0o755); err != nil {
 			return fmt.Errorf("mkdir %q: %w", e.Path, err)
 		}
 	default:
 		return fmt.Errorf("lstat %q: %w", e.Path, err)
 	}
-	if err := s.root.Chmod(e.Path, engine.FileMode(e.Mode)); err != nil {
+	if err := parent.Chmod(name, engine.FileMode(e.Mode)); err != nil {
 		return fmt.Errorf("chmod %q: %w", e.Path, err)
 	}
 	s.stats.changed()
@@ -209,10 +223,15 @@ func (s *Server) makeSymlink(e engine.Entry) error {
 	return nil
 }
 
-// setMetadata sets the mode and mtime of the existing entry at e.Path. A
-// symlink gets neither: changing them would follow the link.
-func (s *Server) setMetadata(e engine.Entry) error {
-	info, err := s.root.Lstat(e.Path)
+// setMetadata sets the mode and mtime of the existing entry at e.Path, in
+// its parent directory parent (nil when that is missing). A symlink gets
+// neither: changing them would follow the link.
+func (s *Server) setMetadata(parent *os.Root, e engine.Entry) error {
+	if parent == nil {
+		return fmt.Errorf("lstat %q: %w", e.Path, fs.ErrNotExist)
+	}
+	name := path.Base(e.Path)
+	info, err := parent.Lstat(name)
 	if err != nil {
 		return fmt.Errorf("lstat %q: %w", e.Path, err)
 	}
@@ -223,14 +242,14 @@ func (s *Server) setMetadata(e engine.Entry) error {
 	// mtime.
 	c, indexed := s.index.get(e.Path)
 	indexed = indexed && info.Mode().IsRegular() && c.matches(info.Size(), info.ModTime().UnixNano())
-	if err := s.root.Chmod(e.Path, engine.FileMode(e.Mode)); err != nil {
+	if err := parent.Chmod(name, engine.FileMode(e.Mode)); err != nil {
 		return fmt.Errorf("chmod %q: %w", e.Path, err)
 	}
-	if err := s.root.Chtimes(e.Path, time.Time{}, time.Unix(0, e.MtimeNs)); err != nil {
+	if err := parent.Chtimes(name, time.Time{}, time.Unix(0, e.MtimeNs)); err != nil {
 		return fmt.Errorf("set mtime of %q: %w", e.Path, err)
 	}
 	if indexed {
-		if after, err := s.root.Lstat(e.Path); err == nil && after.Size() == c.size {
+		if after, err := parent.Lstat(name); err == nil && after.Size() == c.size {
 			c.mtimeNs = after.ModTime().UnixNano()
 			s.index.put(e.Path, c)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"connectrpc.com/connect"
 
@@ -19,7 +20,7 @@ var errStaleSource = errors.New("source no longer holds the content")
 // content the server already holds under e.SHA256, and returns the bytes
 // it did not have to receive. It fails with NotFound when no file under
 // the root has that content.
-func (s *Server) copyContent(e engine.Entry) (int64, error) {
+func (s *Server) copyContent(parent *os.Root, e engine.Entry) (int64, error) {
 	if !e.HasSHA256 {
 		return 0, invalidf("copy content to %q: entry has no sha256", e.Path)
 	}
@@ -27,7 +28,7 @@ func (s *Server) copyContent(e engine.Entry) (int64, error) {
 		if src == e.Path {
 			// The file already has the content: only its metadata may
 			// differ, as after a touch.
-			if n, err := s.sameContent(e); err == nil {
+			if n, err := s.sameContent(parent, e); err == nil {
 				return n, nil
 			}
 			continue
@@ -51,7 +52,7 @@ func (s *Server) copyContent(e engine.Entry) (int64, error) {
 // e's mode and mtime. It returns the file's size, the bytes it did not
 // have to receive, or an error wrapping errStaleSource when the content
 // differs.
-func (s *Server) sameContent(e engine.Entry) (int64, error) {
+func (s *Server) sameContent(parent *os.Root, e engine.Entry) (int64, error) {
 	if info, err := s.root.Lstat(e.Path); err != nil || !info.Mode().IsRegular() {
 		s.index.remove(e.Path)
 		return 0, fmt.Errorf("check %q: %w", e.Path, errStaleSource)
@@ -66,7 +67,7 @@ func (s *Server) sameContent(e engine.Entry) (int64, error) {
 	if err != nil || c.sum != e.SHA256 {
 		return 0, fmt.Errorf("check %q: %w", e.Path, errStaleSource)
 	}
-	if err := s.setMetadata(e); err != nil {
+	if err := s.setMetadata(parent, e); err != nil {
 		return 0, err
 	}
 	return c.size, nil

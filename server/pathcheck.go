@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"strings"
 
@@ -38,17 +37,4 @@ func (s *Server) checkParents(rel string) (missing bool, err error) {
 	}
 	d.Close()
 	return false, nil
-}
-
-// makeParents checks the ancestors of rel like [Server.checkParents] and
-// creates the missing ones with mode 0755.
-func (s *Server) makeParents(rel string) error {
-	missing, err := s.checkParents(rel)
-	if err != nil || !missing {
-		return err
-	}
-	if err := s.root.MkdirAll(engine.ParentPath(rel), 0o755); err != nil {
-		return fmt.Errorf("create parents of %q: %w", rel, err)
-	}
-	return nil
 }
