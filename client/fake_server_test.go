@@ -16,6 +16,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -148,6 +149,7 @@ func (f *fakeServer) ApplyChanges(_ context.Context, req *connect.Request[dirsyn
 			f.nodes[e.Path] = &fakeNode{entry: e}
 		case *dirsyncv1.Change_Symlink:
 			e, _ := entryFromProto(a.Symlink)
+			f.makeParentsLocked(e.Path)
 			f.nodes[e.Path] = &fakeNode{entry: e}
 		case *dirsyncv1.Change_SetMetadata:
 			e, _ := entryFromProto(a.SetMetadata)
@@ -162,6 +164,7 @@ func (f *fakeServer) ApplyChanges(_ context.Context, req *connect.Request[dirsyn
 			r.Code = uint32(connect.CodeNotFound)
 			for _, n := range f.nodes {
 				if n.entry.Type == engine.TypeFile && n.entry.SHA256 == e.SHA256 {
+					f.makeParentsLocked(e.Path)
 					f.nodes[e.Path] = &fakeNode{entry: e, content: bytes.Clone(n.content)}
 					r.Code, r.SavedBytes = 0, e.Size
 					break
@@ -335,8 +338,22 @@ func (f *fakeServer) commit(hdr *dirsyncv1.UploadHeader, ops []engine.Op, finish
 		resp.Code, resp.Message = uint32(connect.CodeAborted), err.Error()
 		return resp
 	}
+	if hdr.GetBase() == nil {
+		f.makeParentsLocked(e.Path)
+	}
 	f.nodes[e.Path] = &fakeNode{entry: e, content: out.Bytes()}
 	return resp
+}
+
+// makeParentsLocked creates the missing directories above p with mode
+// 0755, as the real server does for a new file or symlink.
+func (f *fakeServer) makeParentsLocked(p string) {
+	for dir := engine.ParentPath(p); dir != ""; dir = engine.ParentPath(dir) {
+		if _, ok := f.nodes[dir]; ok {
+			return
+		}
+		f.nodes[dir] = &fakeNode{entry: engine.Entry{Path: dir, Type: engine.TypeDir, Mode: 0o755, MtimeNs: time.Now().UnixNano()}}
+	}
 }
 
 // checkMirror fails the test unless the fake server holds a mirror of dir.

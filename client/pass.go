@@ -221,7 +221,8 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 	if err := p.delete(ctx, early); err != nil {
 		return err
 	}
-	err := p.apply(ctx, "mkdir", plan.Mkdir,
+	explicit, implied := splitMkdir(plan)
+	err := p.apply(ctx, "mkdir", explicit,
 		func(e engine.Entry) *dirsyncv1.Change {
 			return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeDirectory{MakeDirectory: entryToProto(e)}}
 		},
@@ -248,7 +249,47 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 		func(e engine.Entry) *dirsyncv1.Change {
 			return &dirsyncv1.Change{Action: &dirsyncv1.Change_SetMetadata{SetMetadata: entryToProto(e)}}
 		},
-		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Metadata++ })
+		func(e engine.Entry, _ *dirsyncv1.ChangeResult) {
+			p.sum.Metadata++
+			if implied[e.Path] {
+				// Made by the server for the contents, given its mode
+				// and mtime just now.
+				p.sum.Directories++
+			}
+		})
+}
+
+// splitMkdir splits the directories plan makes into those to make before
+// the contents go (explicit) and those the server makes itself, with mode
+// 0755, when it writes a file or symlink below them (implied): every new
+// directory is in SetMeta, which gives it its mode and mtime afterwards.
+// So a tree of new directories costs no round of its own, and a directory
+// whose mode denies writing is made so only once its contents are in.
+func splitMkdir(plan engine.Plan) (explicit []engine.Entry, implied map[string]bool) {
+	if len(plan.Mkdir) == 0 {
+		return nil, nil
+	}
+	filled := make(map[string]bool)
+	mark := func(p string) {
+		for dir := engine.ParentPath(p); dir != "" && !filled[dir]; dir = engine.ParentPath(dir) {
+			filled[dir] = true
+		}
+	}
+	for _, fc := range plan.Send {
+		mark(fc.Local.Path)
+	}
+	for _, e := range plan.Symlink {
+		mark(e.Path)
+	}
+	implied = make(map[string]bool)
+	for _, e := range plan.Mkdir {
+		if filled[e.Path] {
+			implied[e.Path] = true
+		} else {
+			explicit = append(explicit, e)
+		}
+	}
+	return explicit, implied
 }
 
 // delete removes remote entries. They are independent (none lies under

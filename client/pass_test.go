@@ -122,3 +122,54 @@ func TestApplyChangesParallelSplits(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitMkdir(t *testing.T) {
+	dir := func(p string) engine.Entry { return engine.Entry{Path: p, Type: engine.TypeDir, Mode: 0o755} }
+	file := func(p string) engine.FileChange {
+		return engine.FileChange{Local: engine.Entry{Path: p, Type: engine.TypeFile, Mode: 0o644}}
+	}
+	tests := []struct {
+		name         string
+		plan         engine.Plan
+		wantExplicit []string
+		wantImplied  []string
+	}{
+		{"nothing to make", engine.Plan{Send: []engine.FileChange{file("a/f")}}, nil, nil},
+		{
+			"a file makes all its new parents",
+			engine.Plan{Mkdir: []engine.Entry{dir("a"), dir("a/b"), dir("a/b/c")}, Send: []engine.FileChange{file("a/b/c/f")}},
+			nil, []string{"a", "a/b", "a/b/c"},
+		},
+		{
+			"empty directories are made first",
+			engine.Plan{Mkdir: []engine.Entry{dir("a"), dir("a/empty"), dir("e")}, Send: []engine.FileChange{file("a/f")}},
+			[]string{"a/empty", "e"}, []string{"a"},
+		},
+		{
+			"a symlink makes its parents too",
+			engine.Plan{Mkdir: []engine.Entry{dir("l")}, Symlink: []engine.Entry{{Path: "l/link", Type: engine.TypeSymlink, LinkTarget: "x"}}},
+			nil, []string{"l"},
+		},
+		{
+			"a sibling's name is no parent",
+			engine.Plan{Mkdir: []engine.Entry{dir("ab")}, Send: []engine.FileChange{file("a/b"), file("abc")}},
+			[]string{"ab"}, nil,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			explicit, implied := splitMkdir(tt.plan)
+			var gotExplicit, gotImplied []string
+			for _, e := range explicit {
+				gotExplicit = append(gotExplicit, e.Path)
+			}
+			for p := range implied {
+				gotImplied = append(gotImplied, p)
+			}
+			slices.Sort(gotImplied)
+			if !slices.Equal(gotExplicit, tt.wantExplicit) || !slices.Equal(gotImplied, tt.wantImplied) {
+				t.Errorf("explicit %q, implied %q; want %q, %q", gotExplicit, gotImplied, tt.wantExplicit, tt.wantImplied)
+			}
+		})
+	}
+}

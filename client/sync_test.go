@@ -228,7 +228,8 @@ func TestSyncUploadStreamFailure(t *testing.T) {
 	c := f.serve(t, dir, func(o *Options) { o.Concurrency = 2 })
 
 	// A stream that fails with a server error fails its files, not the
-	// pass; the next pass sends them.
+	// pass; the next pass sends them. Their directory fails too: the
+	// server makes it for its first file.
 	f.mu.Lock()
 	f.uploadErr = connect.NewError(connect.CodeInternal, errors.New("broken"))
 	f.mu.Unlock()
@@ -236,8 +237,8 @@ func TestSyncUploadStreamFailure(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SyncOnce with a broken upload stream: %v", err)
 	}
-	if sum.Failed != 10 || sum.Sent != 0 {
-		t.Errorf("broken stream: failed %d, sent %d; want 10, 0", sum.Failed, sum.Sent)
+	if sum.Failed != 11 || sum.Sent != 0 {
+		t.Errorf("broken stream: failed %d, sent %d; want 11 (10 files and d), 0", sum.Failed, sum.Sent)
 	}
 
 	// A stream that loses the server stops the pass as unavailable.
