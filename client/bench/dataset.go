@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,8 +29,9 @@ const (
 	textName = "text.txt"
 )
 
-// generateDatasets writes every dataset of cfg under dir.
-func generateDatasets(dir string, cfg config, log *slog.Logger) (datasets, error) {
+// generateDatasets writes every dataset of cfg under dir. It stops early,
+// with ctx's error, once ctx is done (an interrupt).
+func generateDatasets(ctx context.Context, dir string, cfg config, log *slog.Logger) (datasets, error) {
 	d := datasets{
 		SmallV0:  filepath.Join(dir, "small-v0"),
 		SmallV1:  filepath.Join(dir, "small-v1"),
@@ -43,10 +45,13 @@ func generateDatasets(dir string, cfg config, log *slog.Logger) (datasets, error
 		return d, fmt.Errorf("create dataset dir: %w", err)
 	}
 	tree := planSmall(cfg.SmallFiles, cfg.SmallDirs, cfg.SmallMaxDepth, cfg.SmallMinSize, cfg.SmallMaxSize, cfg.Seed)
-	if err := writeSmall(d.SmallV0, tree); err != nil {
+	if err := writeSmall(ctx, d.SmallV0, tree); err != nil {
 		return d, err
 	}
 	d.Edits = planSmallEdits(tree, cfg.SmallMinSize, cfg.SmallMaxSize, cfg.Seed+1)
+	if err := ctx.Err(); err != nil {
+		return d, err
+	}
 	if err := copyTree(d.SmallV0, d.SmallV1); err != nil {
 		return d, err
 	}
@@ -56,6 +61,9 @@ func generateDatasets(dir string, cfg config, log *slog.Logger) (datasets, error
 	log.Info("small datasets ready", "files", len(tree.Files), "dirs", len(tree.Dirs), "edits", d.Edits.String(), "elapsed", time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
+	if err := ctx.Err(); err != nil {
+		return d, err
+	}
 	for _, p := range []string{d.LargeV0, d.LargeOW, d.LargeIns, d.Text} {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			return d, fmt.Errorf("create dataset dir: %w", err)
@@ -65,10 +73,16 @@ func generateDatasets(dir string, cfg config, log *slog.Logger) (datasets, error
 	if err := writeRandomFile(v0, cfg.LargeBytes, cfg.Seed); err != nil {
 		return d, err
 	}
+	if err := ctx.Err(); err != nil {
+		return d, err
+	}
 	if err := overwriteRandom(v0, filepath.Join(d.LargeOW, bigName), cfg.Overwrites, cfg.OverwriteLen, cfg.Seed+2); err != nil {
 		return d, err
 	}
 	if err := insertRandom(v0, filepath.Join(d.LargeIns, bigName), cfg.Inserts, cfg.InsertLen, cfg.Seed+3); err != nil {
+		return d, err
+	}
+	if err := ctx.Err(); err != nil {
 		return d, err
 	}
 	if err := writeTextFile(filepath.Join(d.Text, textName), cfg.TextBytes, cfg.Seed+4); err != nil {

@@ -14,7 +14,7 @@ func TestSmallTreeDeterministic(t *testing.T) {
 		t.Helper()
 		tree := planSmall(60, 12, 5, 100, 4096, seed)
 		v0, v1 = filepath.Join(dir, "v0"), filepath.Join(dir, "v1")
-		if err := writeSmall(v0, tree); err != nil {
+		if err := writeSmall(t.Context(), v0, tree); err != nil {
 			t.Fatal(err)
 		}
 		if err := copyTree(v0, v1); err != nil {

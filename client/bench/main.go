@@ -121,7 +121,7 @@ func benchmark(ctx context.Context, cfg config, out, work string, keep bool, onl
 	if err := b.build(ctx); err != nil {
 		return nil, err
 	}
-	data, err := generateDatasets(filepath.Join(work, "data"), cfg, log)
+	data, err := generateDatasets(ctx, filepath.Join(work, "data"), cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("generate datasets: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -159,7 +160,7 @@ func (f smallFile) write(root string) error {
 }
 
 // writeSmall creates the planned tree under root, which must not exist.
-func writeSmall(root string, t smallTree) error {
+func writeSmall(ctx context.Context, root string, t smallTree) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return fmt.Errorf("create small root: %w", err)
 	}
@@ -172,7 +173,12 @@ func writeSmall(root string, t smallTree) error {
 			return fmt.Errorf("chmod small dir: %w", err)
 		}
 	}
-	for _, f := range t.Files {
+	for i, f := range t.Files {
+		if i%1000 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := f.write(root); err != nil {
 			return err
 		}
