@@ -294,3 +294,28 @@ func TestProgressBar(t *testing.T) {
 		t.Error("newProgress without a writer is not nil")
 	}
 }
+
+// TestPackedFilesSurviveArenaReuse sends many more small files than fit in
+// one message over one stream, with sizes that straddle the arena's
+// bounds, so that each packed message reuses the bytes the previous one
+// was sent from; the server must still get every file intact.
+func TestPackedFilesSurviveArenaReuse(t *testing.T) {
+	dir := t.TempDir()
+	want := 0
+	for i := range 200 {
+		size := []int{0, 1, 3000, 40 << 10, 200 << 10, maxPackedFileBytes}[i%6]
+		writeFile(t, dir, fmt.Sprintf("d%d/f%03d", i%7, i), randomBytes(uint64(i)+100, size))
+		want++
+	}
+	f := newFakeServer()
+	c := f.serve(t, dir, func(o *Options) { o.Concurrency = 1 })
+	if sum := syncOK(t, c); sum.Sent != want {
+		t.Errorf("sent %d files, want %d", sum.Sent, want)
+	}
+	f.checkMirror(t, dir)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.messages < 10 {
+		t.Errorf("%d upload messages: too few for the arena to be reused", f.messages)
+	}
+}

@@ -246,6 +246,9 @@ type upStream struct {
 	// worker goroutine touches them. See [upStream.pack].
 	packed     []*dirsyncv1.UploadFile
 	packedSize int
+	// arena holds the contents of the packed files that
+	// [upStream.sendPacked] read; it is reused once they are sent.
+	arena arena
 
 	// selfCompress marks a stream without message compression whose
 	// literals the client compresses itself; see [uploader.selfCompressed].
@@ -403,25 +406,36 @@ func (s *upStream) send(msg *dirsyncv1.UploadRequest) error {
 // stream waits for answers, and whenever the worker has no next file at
 // hand, so packing never delays a lone change.
 func (s *upStream) pack(msg *dirsyncv1.UploadRequest, size int) error {
-	limit := messageBytes(s.u.c.opts.Compression)
-	if len(s.packed) > 0 && s.packedSize+size > limit {
-		if err := s.flushPacked(); err != nil {
-			return err
-		}
+	if err := s.makeRoom(size); err != nil {
+		return err
 	}
 	s.packed = append(s.packed, &dirsyncv1.UploadFile{Header: msg.Header, Ops: msg.Ops, Sha256: msg.Sha256})
 	s.packedSize += size
 	return nil
 }
 
-// flushPacked sends the packed files, if any, in one message.
+// makeRoom sends the packed files first if a file of about size bytes
+// would make their message larger than the packer's bound.
+func (s *upStream) makeRoom(size int) error {
+	if len(s.packed) > 0 && s.packedSize+size > messageBytes(s.u.c.opts.Compression) {
+		return s.flushPacked()
+	}
+	return nil
+}
+
+// flushPacked sends the packed files, if any, in one message. Once it is
+// sent, nothing refers to the bytes taken from the arena any more: Connect
+// marshals a message before Send returns.
 func (s *upStream) flushPacked() error {
 	if len(s.packed) == 0 {
 		return nil
 	}
 	msg := &dirsyncv1.UploadRequest{Files: s.packed}
-	s.packed, s.packedSize = nil, 0
-	if err := s.bidi.Send(msg); err != nil {
+	s.packed, s.packedSize = s.packed[:0], 0
+	err := s.bidi.Send(msg)
+	clear(msg.Files)
+	s.arena.reset()
+	if err != nil {
 		return fmt.Errorf("send upload message: %w", err)
 	}
 	return nil
