@@ -122,9 +122,14 @@ func (c *Client) reloadIgnore() (bool, error) {
 	return old != nil, nil
 }
 
+// scanWorkers is how many directories a scan of the local tree reads at
+// once; see [engine.ScanOptions.Workers]. The ignore rules it calls are
+// safe for concurrent use.
+const scanWorkers = 4
+
 // scanOptions returns the scan options for one pass, with the ignore rules
 // in force when it starts.
 func (c *Client) scanOptions() engine.ScanOptions {
 	rules := c.rules.Load()
-	return engine.ScanOptions{Skip: rules.match}
+	return engine.ScanOptions{Skip: rules.match, Workers: scanWorkers}
 }

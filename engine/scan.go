@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -19,8 +20,15 @@ type ScanOptions struct {
 	// Skip, if set, is called with each relative path and whether it is a
 	// directory (a symlink to a directory is not one); true leaves the
 	// entry, and a directory's contents, out of the manifest. Skip is
-	// called from the scanning goroutine only.
+	// called from the scanning goroutine only, unless Workers is above 1.
 	Skip func(rel string, isDir bool) bool
+	// Workers, if above 1, lets the scan list up to that many directories
+	// at once, each subtree on a goroutine of its own; Skip must then be
+	// safe for concurrent use. The result is the same. A scan is mostly
+	// system calls (getdents, lstat), which two cores make in about half
+	// the time: on 20,000 files in 1,000 directories, a client's scan
+	// leaves the other core idle otherwise.
+	Workers int
 	// Contained makes the scan work through a handle on each directory,
 	// opened in its parent's handle, instead of by path, so that a
 	// directory swapped for a symlink while the scan runs is never
@@ -76,10 +84,9 @@ func Scan(root string, opts ScanOptions) (Manifest, []ScanError, error) {
 		return nil, nil, fmt.Errorf("scan root: %w", err)
 	}
 	defer r.close()
-	var s scanner
-	s.opts = opts
+	s := newScanner(opts)
 	s.walk("", r)
-	s.m.Sort()
+	s.finish()
 	return s.m, s.errs, nil
 }
 
@@ -102,8 +109,7 @@ func ScanPath(root, rel string, opts ScanOptions) (Manifest, []ScanError, error)
 		return nil, nil, fmt.Errorf("scan root: %w", err)
 	}
 	defer func() { d.close() }()
-	var s scanner
-	s.opts = opts
+	s := newScanner(opts)
 	// Check the ancestors one by one with lstat, so that a symlink on the
 	// way is never followed.
 	for i := 0; i < len(rel); i++ {
@@ -129,7 +135,7 @@ func ScanPath(root, rel string, opts ScanOptions) (Manifest, []ScanError, error)
 		d = child
 	}
 	s.visit(rel, d)
-	s.m.Sort()
+	s.finish()
 	if s.m == nil {
 		s.m = Manifest{}
 	}
@@ -148,12 +154,71 @@ func checkRoot(root string) error {
 	return nil
 }
 
-// scanner holds the state of one walk. It looks items up by name in their
-// parent [scanDir].
+// scanner holds the state of one walk, or of one subtree of a walk that
+// lists subtrees in parallel. It looks items up by name in their parent
+// [scanDir].
 type scanner struct {
 	opts ScanOptions
 	m    Manifest
 	errs []ScanError
+	// pool runs subtrees on goroutines of their own; nil for a walk on
+	// one goroutine.
+	pool *scanPool
+}
+
+// newScanner returns the scanner of a whole walk with opts.
+func newScanner(opts ScanOptions) *scanner {
+	s := &scanner{opts: opts}
+	if opts.Workers > 1 {
+		s.pool = &scanPool{slots: make(chan struct{}, opts.Workers-1)}
+	}
+	return s
+}
+
+// finish waits for the subtrees listed in parallel, adds what they found,
+// and sorts the manifest and the errors.
+func (s *scanner) finish() {
+	if s.pool != nil {
+		s.pool.wg.Wait()
+		for _, sub := range s.pool.done {
+			s.m = append(s.m, sub.m...)
+			s.errs = append(s.errs, sub.errs...)
+		}
+		slices.SortStableFunc(s.errs, func(a, b ScanError) int { return ComparePaths(a.Path, b.Path) })
+	}
+	s.m.Sort()
+}
+
+// scanPool lets the scanners of one walk list subtrees at once, at most
+// cap(slots) of them besides the walk's own goroutine.
+type scanPool struct {
+	slots chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	done  []*scanner // the subtrees' scanners, once they are done
+}
+
+// spawn walks the directory rel, open as d, on a goroutine of its own if a
+// slot is free, and closes d after; it reports whether it did.
+func (p *scanPool) spawn(opts ScanOptions, rel string, d scanDir) bool {
+	if p == nil {
+		return false
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		return false
+	}
+	p.wg.Go(func() {
+		sub := &scanner{opts: opts, pool: p}
+		sub.walk(rel, d)
+		d.close()
+		<-p.slots
+		p.mu.Lock()
+		p.done = append(p.done, sub)
+		p.mu.Unlock()
+	})
+	return true
 }
 
 // openDir returns the directory rel, named path.Base(rel) in parent,
@@ -249,6 +314,9 @@ func (s *scanner) addInfo(rel string, info fs.FileInfo, parent scanDir) {
 	if e.Type == TypeDir {
 		d, ok := s.openDir(parent, rel, info)
 		if !ok {
+			return
+		}
+		if s.pool.spawn(s.opts, rel, d) {
 			return
 		}
 		defer d.close()

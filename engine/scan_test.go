@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -103,16 +105,63 @@ func sameTree(t *testing.T, what string, got, want Manifest) {
 
 func TestScan(t *testing.T) {
 	root, want := buildScanTree(t)
-	got, errs, err := Scan(root, ScanOptions{})
-	if err != nil {
-		t.Fatalf("Scan() error = %v", err)
+	for _, tt := range []struct {
+		name string
+		opts ScanOptions
+	}{
+		{"by path", ScanOptions{}},
+		{"contained", ScanOptions{Contained: true}},
+		{"by path, 4 workers", ScanOptions{Workers: 4}},
+		{"contained, 4 workers", ScanOptions{Contained: true, Workers: 4}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, errs, err := Scan(root, tt.opts)
+			if err != nil {
+				t.Fatalf("Scan() error = %v", err)
+			}
+			if len(errs) != 0 {
+				t.Errorf("Scan() scan errors = %v, want none", errs)
+			}
+			sameTree(t, "Scan()", got, want)
+			if err := got.Validate(); err != nil {
+				t.Errorf("Scan().Validate() = %v", err)
+			}
+		})
 	}
-	if len(errs) != 0 {
-		t.Errorf("Scan() scan errors = %v, want none", errs)
+}
+
+// TestScanWorkersMatchOneGoroutine scans a wide and deep tree with and
+// without workers, skipping some of it, and wants the same manifest.
+func TestScanWorkersMatchOneGoroutine(t *testing.T) {
+	root := t.TempDir()
+	for i := range 60 {
+		dir := filepath.Join(root, fmt.Sprintf("d%02d", i%12), fmt.Sprintf("s%d", i%5), fmt.Sprintf("t%02d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 5 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.txt", j)), bytes.Repeat([]byte{'x'}, i+j), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "skip.tmp"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	sameTree(t, "Scan()", got, want)
-	if err := got.Validate(); err != nil {
-		t.Errorf("Scan().Validate() = %v", err)
+	skip := func(rel string, _ bool) bool { return strings.HasSuffix(rel, ".tmp") || strings.HasSuffix(rel, "/s3") }
+	for _, contained := range []bool{false, true} {
+		one, oneErrs, err := Scan(root, ScanOptions{Skip: skip, Contained: contained})
+		if err != nil {
+			t.Fatal(err)
+		}
+		many, manyErrs, err := Scan(root, ScanOptions{Skip: skip, Contained: contained, Workers: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one) < 200 || !slices.Equal(one, many) || len(oneErrs) != 0 || len(manyErrs) != 0 {
+			t.Errorf("contained %v: %d entries on one goroutine, %d with workers (equal: %v); errors %v, %v",
+				contained, len(one), len(many), slices.Equal(one, many), oneErrs, manyErrs)
+		}
 	}
 }
 
