@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 
@@ -61,6 +62,9 @@ type packer struct {
 	output    int64
 	sent      bool   // a message of the file went to send already
 	sum       []byte // see finishSum
+	// pooled are the buffers from literalCopies that the current
+	// message's literals are in.
+	pooled []*[engine.MaxLiteralSize]byte
 }
 
 // newPacker returns a packer that starts a file described by header and
@@ -85,10 +89,13 @@ func (p *packer) add(op engine.Op) error {
 			Start: uint64(op.Block), Count: uint64(op.Count),
 		}}}
 	case engine.OpLiteral:
-		data := make([]byte, len(op.Data))
-		copy(data, op.Data)
-		pop = &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Literal{Literal: data}}
-		cost += len(data)
+		// Make room first: the copy may come from literalCopies, and
+		// flush hands back the buffers of the message it sends.
+		cost += len(op.Data)
+		if err := p.makeRoom(cost); err != nil {
+			return err
+		}
+		pop = &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Literal{Literal: p.copyLiteral(op.Data)}}
 	default:
 		return fmt.Errorf("pack op: unknown kind %v", op.Kind)
 	}
@@ -119,13 +126,20 @@ func (p *packer) addZstd(frame []byte, size int) error {
 // append adds pop, of about cost bytes, sending the current message first
 // if pop would make it too large.
 func (p *packer) append(pop *dirsyncv1.DeltaOp, cost int) error {
-	if len(p.msg.Ops) > 0 && p.size+cost > p.max {
-		if err := p.flush(); err != nil {
-			return err
-		}
+	if err := p.makeRoom(cost); err != nil {
+		return err
 	}
 	p.msg.Ops = append(p.msg.Ops, pop)
 	p.size += cost
+	return nil
+}
+
+// makeRoom sends the current message first if an op of about cost bytes
+// would make it too large.
+func (p *packer) makeRoom(cost int) error {
+	if len(p.msg.Ops) > 0 && p.size+cost > p.max {
+		return p.flush()
+	}
 	return nil
 }
 
@@ -141,7 +155,9 @@ func (p *packer) finish() error {
 	p.msg.Finish = true
 	if p.whole != nil && !p.sent {
 		msg := p.msg
-		p.msg = nil
+		// The message waits with the packed files: its literals stay
+		// its own, and the collector takes them once it is sent.
+		p.msg, p.pooled = nil, nil
 		if err := p.whole(msg, p.size+len(p.sum)+opOverhead); err != nil {
 			return fmt.Errorf("send upload message: %w", err)
 		}
@@ -150,12 +166,44 @@ func (p *packer) finish() error {
 	return p.flush()
 }
 
-// flush sends the current message and starts an empty one.
+// flush sends the current message and starts an empty one. The pooled
+// copies of the message's literals go back to their pool once it is sent:
+// Connect has marshalled it by then, and nothing else refers to them.
 func (p *packer) flush() error {
 	msg := p.msg
 	p.msg, p.size, p.output, p.sent = &dirsyncv1.UploadRequest{}, 0, 0, true
-	if err := p.send(msg); err != nil {
+	err := p.send(msg)
+	for _, b := range p.pooled {
+		literalCopies.Put(b)
+	}
+	clear(p.pooled)
+	p.pooled = p.pooled[:0]
+	if err != nil {
 		return fmt.Errorf("send upload message: %w", err)
 	}
 	return nil
+}
+
+// pooledLiteralMin is the smallest literal whose copy comes from
+// literalCopies: the full-sized literals of a large file's new content.
+// Smaller ones, as a delta's scattered edits make, are allocated as they
+// are, so that a message of many small literals does not hold many
+// buffers of engine.MaxLiteralSize.
+const pooledLiteralMin = 64 << 10
+
+// literalCopies holds buffers of engine.MaxLiteralSize for the copies of
+// large literals. Without it, sending a 1 GiB file allocated 1 GiB that
+// the collector then chased: with the client's GOGC of 50, hundreds of
+// collections per file, and page faults and madvise calls with them.
+var literalCopies = sync.Pool{New: func() any { return new([engine.MaxLiteralSize]byte) }}
+
+// copyLiteral returns a copy of data that the packer may keep until the
+// message it goes into is sent.
+func (p *packer) copyLiteral(data []byte) []byte {
+	if len(data) < pooledLiteralMin || len(data) > engine.MaxLiteralSize {
+		return append([]byte(nil), data...)
+	}
+	b := literalCopies.Get().(*[engine.MaxLiteralSize]byte)
+	p.pooled = append(p.pooled, b)
+	return append(b[:0:len(data)], data...)
 }
