@@ -25,9 +25,9 @@ type ScanOptions struct {
 	// Workers, if above 1, lets the scan list up to that many directories
 	// at once, each subtree on a goroutine of its own; Skip must then be
 	// safe for concurrent use. The result is the same. A scan is mostly
-	// system calls (getdents, lstat), which two cores make in about half
-	// the time: on 20,000 files in 1,000 directories, a client's scan
-	// leaves the other core idle otherwise.
+	// system calls (getdents, lstat), which two cores make in less time:
+	// 20,000 files in 1,000 directories took 89-107 ms on one goroutine
+	// and 53-65 ms with 4 workers.
 	Workers int
 	// Contained makes the scan work through a handle on each directory,
 	// opened in its parent's handle, instead of by path, so that a
