@@ -93,6 +93,7 @@ func (c *committer) run() {
 			}
 			continue
 		}
+		c.s.placeNew(group)
 		bulk := c.s.syncData(group, pending)
 		c.answer(pending)
 		pending = nil
@@ -160,6 +161,40 @@ func (c *committer) answer(group []*fileUpload) {
 	}
 }
 
+// placeNew renames into place at once the verified files of group whose
+// names are free, and puts them in the index, without making them durable
+// first: see [Options.SyncNewFiles]. The rename fails if the name is
+// taken, atomically, so a file never replaces anything this way; the files
+// that replace an entry, and every file where the rename cannot be done,
+// are left to the group commit, which makes their data durable before it
+// renames them. Placed files are marked fresh.
+func (s *Server) placeNew(group []*fileUpload) {
+	if s.syncNewFiles {
+		return
+	}
+	for _, u := range group {
+		if u.err != nil || u.dirFile == nil {
+			continue
+		}
+		u.stat()
+		if u.err != nil {
+			continue
+		}
+		if err := u.dirFile.renameNew(u.tmpName, u.name); err != nil {
+			continue // the name is taken, or the system cannot: commit it
+		}
+		u.fresh = true
+		tmp := u.tmp
+		u.tmp, u.tmpName = nil, ""
+		s.dropPartial(u.rel)
+		if err := tmp.Close(); err != nil {
+			u.fail(fmt.Errorf("close %q: %w", u.rel, err))
+			continue
+		}
+		s.index.put(u.rel, u.placed)
+	}
+}
+
 // syncData makes the data of the verified files of group durable, and
 // with it the renames of pending, the previous group, which is then in
 // the index and ready to answer. It reports whether it used syncfs: the
@@ -175,10 +210,10 @@ func (c *committer) answer(group []*fileUpload) {
 func (s *Server) syncData(group, pending []*fileUpload) (bulk bool) {
 	var ready []*fileUpload
 	for _, u := range group {
-		if u.err == nil {
+		if u.err == nil && !u.fresh {
 			u.stat()
 		}
-		if u.err == nil {
+		if u.err == nil && !u.fresh {
 			ready = append(ready, u)
 		}
 	}
@@ -191,6 +226,7 @@ func (s *Server) syncData(group, pending []*fileUpload) (bulk bool) {
 		s.log.Warn("group commit: syncfs failed, syncing files and directories one by one", "error", err)
 	}
 	s.settleByDirs(pending)
+	s.stats.durableSyncs.Add(int64(len(ready)))
 	syncFiles(ready)
 	return false
 }
@@ -213,6 +249,7 @@ func (s *Server) syncDevices(ready, pending []*fileUpload) error {
 		}
 	}
 	for dev, src := range sources {
+		s.stats.durableSyncs.Add(1)
 		if err := s.barriers.forDevice(dev).wait(src); err != nil {
 			return err
 		}
@@ -227,7 +264,7 @@ func (s *Server) syncDevices(ready, pending []*fileUpload) error {
 func (s *Server) placeGroup(group []*fileUpload, bulk bool) (deferred bool) {
 	var placed []*fileUpload
 	for _, u := range group {
-		if u.err != nil {
+		if u.err != nil || u.fresh {
 			continue
 		}
 		if err := u.place(); err != nil {
@@ -270,6 +307,7 @@ func (s *Server) settleByDirs(us []*fileUpload) {
 		}
 	}
 	for dir, inDir := range dirs {
+		s.stats.durableSyncs.Add(1)
 		if err := syncRoot(inDir[0].dir, dir); err != nil {
 			for _, u := range inDir {
 				u.fail(err)
@@ -321,6 +359,10 @@ func syncRootFilesystem(d *os.Root) error {
 // which is complete: the commit syncs its file system and indexes the
 // file by them. A failure is recorded in u.
 func (u *fileUpload) stat() {
+	if u.statted {
+		return
+	}
+	u.statted = true
 	info, err := u.tmp.Stat()
 	if err != nil {
 		u.fail(fmt.Errorf("stat %q: %w", u.rel, err))

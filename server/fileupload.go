@@ -64,6 +64,11 @@ type fileUpload struct {
 	resumed int64   // bytes taken from a kept partial upload
 	written int64   // bytes of the verified file
 	placed  content // the file in place, once committed
+	// statted is set once stat has recorded dev and placed.
+	statted bool
+	// fresh is set once placeNew has put the file in place, a new name
+	// whose data the kernel writes back in its own time.
+	fresh bool
 	// reserved is the temporary space reserved for the file, released
 	// with it.
 	reserved int64

@@ -16,6 +16,9 @@ type stats struct {
 	dedupSavedBytes atomic.Int64
 	failures        atomic.Int64
 	lastChangeNs    atomic.Int64 // Unix nanoseconds; 0 until the first change
+	// durableSyncs counts the syncs that group commits waited for:
+	// shared syncfs rounds, and fsyncs of single files and directories.
+	durableSyncs atomic.Int64
 }
 
 // changed records that the tree was changed now.

@@ -503,3 +503,98 @@ func TestUploadGroupCommit(t *testing.T) {
 	}
 	assertNoTempFiles(t, env.root)
 }
+
+// TestUploadDurability checks which uploads wait for a sync: by default
+// only those that replace an entry (a file, a symlink, a directory) do,
+// while a file with a free name is placed at once; with SyncNewFiles
+// every file does. Each case uploads 20 files on one stream.
+func TestUploadDurability(t *testing.T) {
+	mtime := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name     string
+		syncNew  bool
+		existing string // what is at every other path first: "", "file", "symlink" or "dir"
+		wantSync bool
+	}{
+		{name: "new files", wantSync: false},
+		{name: "new files with SyncNewFiles", syncNew: true, wantSync: true},
+		{name: "replacing files", existing: "file", wantSync: true},
+		{name: "replacing symlinks", existing: "symlink", wantSync: true},
+		{name: "replacing directories", existing: "dir", wantSync: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			outside := t.TempDir()
+			const n = 20
+			for i := range n {
+				if i%2 == 1 {
+					continue
+				}
+				rel := fmt.Sprintf("d/f%02d", i)
+				p := filepath.Join(root, rel)
+				switch tt.existing {
+				case "file":
+					writeFile(t, root, rel, []byte("old"))
+				case "symlink":
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Symlink(filepath.Join(outside, rel), p); err != nil {
+						t.Fatal(err)
+					}
+				case "dir":
+					writeFile(t, root, rel+"/inner", []byte("inner"))
+				}
+			}
+			env := newEnvOpts(t, root, protocols[1], Options{SyncNewFiles: tt.syncNew})
+			want := map[string][]byte{}
+			var reqs []*dirsyncv1.UploadRequest
+			for i := range n {
+				rel := fmt.Sprintf("d/f%02d", i)
+				data := randomBytes(100+i*37, byte(i))
+				want[rel] = data
+				reqs = append(reqs, literalUpload(fileEntry(rel, data, 0o640, mtime), data)...)
+			}
+			resps, err := env.upload(t, reqs...)
+			if err != nil {
+				t.Fatalf("Upload: %v", err)
+			}
+			if len(resps) != n {
+				t.Fatalf("%d responses, want %d", len(resps), n)
+			}
+			for i, resp := range resps {
+				if rel := fmt.Sprintf("d/f%02d", i); resp.GetPath() != rel || resp.GetCode() != 0 {
+					t.Errorf("response %d: %q code %s %q, want %q OK", i, resp.GetPath(), codeName(resp.GetCode()), resp.GetMessage(), rel)
+				}
+			}
+			for rel, data := range want {
+				p := filepath.Join(env.root, rel)
+				info, err := os.Lstat(p)
+				if err != nil {
+					t.Fatalf("%s: %v", rel, err)
+				}
+				if !info.Mode().IsRegular() || info.Mode().Perm() != 0o640 || !info.ModTime().Equal(mtime) {
+					t.Errorf("%s: mode %v mtime %v, want a 0640 file from %v", rel, info.Mode(), info.ModTime(), mtime)
+				}
+				if got := readFile(t, env.root, rel); !bytes.Equal(got, data) {
+					t.Errorf("%s: content differs", rel)
+				}
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+				t.Errorf("an upload wrote through a symlink: %v", entries)
+			}
+			assertNoTempFiles(t, env.root)
+			if got := env.srv.stats.durableSyncs.Load() > 0; got != tt.wantSync {
+				t.Errorf("%d syncs waited for, want some: %v", env.srv.stats.durableSyncs.Load(), tt.wantSync)
+			}
+			// Every file written is in the content index, so that a copy
+			// of it is made on the server.
+			for rel, data := range want {
+				if c, ok := env.srv.index.get(rel); !ok || c.sum != sha256.Sum256(data) {
+					t.Errorf("%s: content index has %+v, %v; want its SHA-256", rel, c, ok)
+				}
+			}
+		})
+	}
+}

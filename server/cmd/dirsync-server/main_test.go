@@ -157,3 +157,37 @@ func TestLimitFlags(t *testing.T) {
 		t.Errorf("from env and flags: file %d temp %d streams %d, want 1000, 0, 5", cfg.maxFileBytes, cfg.maxTempBytes, cfg.maxUploadStreams)
 	}
 }
+
+func TestSyncNewFilesFlag(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string
+		args    []string
+		want    bool
+		wantErr string
+	}{
+		{name: "default", want: false},
+		{name: "flag", args: []string{"--sync-new-files"}, want: true},
+		{name: "env", env: "true", want: true},
+		{name: "flag beats env", env: "1", args: []string{"--sync-new-files=false"}, want: false},
+		{name: "bad env", env: "sometimes", wantErr: `DIRSYNC_SYNC_NEW_FILES="sometimes": want true or false`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("DIRSYNC_SYNC_NEW_FILES", tt.env)
+			cfg, err := parseFlags(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.syncNewFiles != tt.want {
+				t.Errorf("syncNewFiles %v, want %v", cfg.syncNewFiles, tt.want)
+			}
+		})
+	}
+}
