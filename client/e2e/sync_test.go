@@ -262,3 +262,37 @@ func TestOnceExitCodes(t *testing.T) {
 		t.Errorf("--once against a stopped server exited %d, want 3:\n%s", code, out)
 	}
 }
+
+// TestDurabilityModes syncs new files, then replaces them, with the
+// server's default durability (new names renamed at once, replacements
+// fsynced first) and with --sync-new-files (everything fsynced first):
+// both must mirror the tree, metadata included.
+func TestDurabilityModes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{name: "default"},
+		{name: "sync new files", args: []string{"--sync-new-files"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, dst := t.TempDir(), t.TempDir()
+			r := rand.New(rand.NewPCG(3, 4))
+			for i := range 300 {
+				writeFile(t, src, fmt.Sprintf("d%02d/f%03d", i%17, i), randomBytes(r, 50+i*97), 0o644)
+			}
+			writeFile(t, src, "big.bin", randomBytes(r, 9<<20), 0o600)
+			s := startServer(t, dst, tc.args...)
+			syncOnce(t, src, s)
+			requireMirror(t, src, dst)
+
+			// Every file again, changed: now each replaces one.
+			for i := range 300 {
+				writeFile(t, src, fmt.Sprintf("d%02d/f%03d", i%17, i), randomBytes(r, 60+i*89), 0o640)
+			}
+			writeFile(t, src, "big.bin", randomBytes(r, 9<<20), 0o644)
+			syncOnce(t, src, s)
+			requireMirror(t, src, dst)
+		})
+	}
+}
