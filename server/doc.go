@@ -17,7 +17,8 @@
 // and its mode and times are never set. Delta operations are validated by
 // the engine's Patcher, and a file only replaces the old one after its
 // SHA-256 has been verified, through a temporary file that is renamed into
-// place.
+// place: fsynced first when it replaces an entry, renamed at once (with
+// RENAME_NOREPLACE) when its name is free; see [Options.SyncNewFiles].
 //
 // # Content index
 //
