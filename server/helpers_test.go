@@ -120,6 +120,20 @@ func (env *testEnv) upload(t *testing.T, reqs ...*dirsyncv1.UploadRequest) ([]*d
 	}
 }
 
+// uploadAll uploads reqs on one stream, which must end cleanly with n
+// answers, and returns them.
+func (env *testEnv) uploadAll(t *testing.T, n int, reqs ...*dirsyncv1.UploadRequest) []*dirsyncv1.UploadResponse {
+	t.Helper()
+	resps, err := env.upload(t, reqs...)
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if len(resps) != n {
+		t.Fatalf("%d responses, want %d", len(resps), n)
+	}
+	return resps
+}
+
 // answers returns the answers one UploadResponse message carries: itself
 // and those in its more field, in order.
 func answers(resp *dirsyncv1.UploadResponse) []*dirsyncv1.UploadResponse {

@@ -476,13 +476,7 @@ func TestUploadGroupCommit(t *testing.T) {
 		order = append(order, rel)
 		reqs = append(reqs, literalUpload(entry, data)...)
 	}
-	resps, err := env.upload(t, reqs...)
-	if err != nil {
-		t.Fatalf("Upload: %v", err)
-	}
-	if len(resps) != n {
-		t.Fatalf("%d responses, want %d", len(resps), n)
-	}
+	resps := env.uploadAll(t, n, reqs...)
 	for i, resp := range resps {
 		if resp.GetPath() != order[i] {
 			t.Fatalf("response %d is for %q, want %q", i, resp.GetPath(), order[i])
@@ -556,13 +550,7 @@ func TestUploadDurability(t *testing.T) {
 				want[rel] = data
 				reqs = append(reqs, literalUpload(fileEntry(rel, data, 0o640, mtime), data)...)
 			}
-			resps, err := env.upload(t, reqs...)
-			if err != nil {
-				t.Fatalf("Upload: %v", err)
-			}
-			if len(resps) != n {
-				t.Fatalf("%d responses, want %d", len(resps), n)
-			}
+			resps := env.uploadAll(t, n, reqs...)
 			for i, resp := range resps {
 				if rel := fmt.Sprintf("d/f%02d", i); resp.GetPath() != rel || resp.GetCode() != 0 {
 					t.Errorf("response %d: %q code %s %q, want %q OK", i, resp.GetPath(), codeName(resp.GetCode()), resp.GetMessage(), rel)
