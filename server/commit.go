@@ -30,7 +30,8 @@ const (
 
 // committer makes the verified files of one Upload stream durable and
 // renames them into place, in groups, while the stream goes on receiving
-// the next files. It answers every file in the order the files arrived,
+// the next files; a file whose name is free is renamed at once instead,
+// unless Options.SyncNewFiles is set (see [Server.placeNew]). It answers every file in the order the files arrived,
 // once the file is in place or has failed. A file's path stays locked
 // until it is answered.
 //
