@@ -30,6 +30,8 @@ func (s *Server) Status(ctx context.Context, _ *connect.Request[dirsyncv1.Status
 		DeltaSavedBytes: s.stats.deltaSavedBytes.Load(),
 		DedupSavedBytes: s.stats.dedupSavedBytes.Load(),
 		Failures:        s.stats.failures.Load(),
+		SyncNewFiles:    s.syncNewFiles,
+		DurableSyncs:    s.stats.durableSyncs.Load(),
 	}
 	for _, e := range m {
 		switch e.Type {

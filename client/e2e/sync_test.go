@@ -266,14 +266,17 @@ func TestOnceExitCodes(t *testing.T) {
 // TestDurabilityModes syncs new files, then replaces them, with the
 // server's default durability (new names renamed at once, replacements
 // fsynced first) and with --sync-new-files (everything fsynced first):
-// both must mirror the tree, metadata included.
+// both must mirror the tree, metadata included, and Status must tell
+// which mode runs and whether the new files waited for a sync.
 func TestDurabilityModes(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		args []string
+		name           string
+		args           []string
+		syncNew        bool
+		newFilesSynced bool // whether the first, all-new pass waits for syncs
 	}{
 		{name: "default"},
-		{name: "sync new files", args: []string{"--sync-new-files"}},
+		{name: "sync new files", args: []string{"--sync-new-files"}, syncNew: true, newFilesSynced: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, dst := t.TempDir(), t.TempDir()
@@ -285,6 +288,12 @@ func TestDurabilityModes(t *testing.T) {
 			s := startServer(t, dst, tc.args...)
 			syncOnce(t, src, s)
 			requireMirror(t, src, dst)
+			st := status(t, s)
+			if st.GetSyncNewFiles() != tc.syncNew || (st.GetDurableSyncs() > 0) != tc.newFilesSynced {
+				t.Errorf("after new files: sync_new_files %v, durable_syncs %d; want %v, some: %v",
+					st.GetSyncNewFiles(), st.GetDurableSyncs(), tc.syncNew, tc.newFilesSynced)
+			}
+			before := st.GetDurableSyncs()
 
 			// Every file again, changed: now each replaces one.
 			for i := range 300 {
@@ -293,6 +302,9 @@ func TestDurabilityModes(t *testing.T) {
 			writeFile(t, src, "big.bin", randomBytes(r, 9<<20), 0o644)
 			syncOnce(t, src, s)
 			requireMirror(t, src, dst)
+			if after := status(t, s).GetDurableSyncs(); after <= before {
+				t.Errorf("replacing files waited for no sync: durable_syncs %d, then %d", before, after)
+			}
 		})
 	}
 }

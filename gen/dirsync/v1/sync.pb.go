@@ -261,7 +261,15 @@ type StatusResponse struct {
 	// receiving them.
 	DedupSavedBytes int64 `protobuf:"varint,15,opt,name=dedup_saved_bytes,json=dedupSavedBytes,proto3" json:"dedup_saved_bytes,omitempty"`
 	// Uploads and changes that failed since start.
-	Failures      int64 `protobuf:"varint,16,opt,name=failures,proto3" json:"failures,omitempty"`
+	Failures int64 `protobuf:"varint,16,opt,name=failures,proto3" json:"failures,omitempty"`
+	// Whether the server makes every new file durable (data and name) before
+	// it answers it (--sync-new-files). When false, only a file that replaces
+	// an entry is fsynced before its rename; a file with a new name is left
+	// to the kernel's writeback.
+	SyncNewFiles bool `protobuf:"varint,17,opt,name=sync_new_files,json=syncNewFiles,proto3" json:"sync_new_files,omitempty"`
+	// Syncs that uploads waited for since start: shared syncfs rounds, and
+	// fsyncs of single files and directories.
+	DurableSyncs  int64 `protobuf:"varint,18,opt,name=durable_syncs,json=durableSyncs,proto3" json:"durable_syncs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +412,20 @@ func (x *StatusResponse) GetDedupSavedBytes() int64 {
 func (x *StatusResponse) GetFailures() int64 {
 	if x != nil {
 		return x.Failures
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetSyncNewFiles() bool {
+	if x != nil {
+		return x.SyncNewFiles
+	}
+	return false
+}
+
+func (x *StatusResponse) GetDurableSyncs() int64 {
+	if x != nil {
+		return x.DurableSyncs
 	}
 	return 0
 }
@@ -1806,7 +1828,7 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\vlink_target\x18\x06 \x01(\tR\n" +
 	"linkTarget\x12\x16\n" +
 	"\x06sha256\x18\a \x01(\fR\x06sha256\"\x0f\n" +
-	"\rStatusRequest\"\xe7\x04\n" +
+	"\rStatusRequest\"\xb2\x05\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\tR\x04root\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
@@ -1826,7 +1848,9 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\rliteral_bytes\x18\r \x01(\x03R\fliteralBytes\x12*\n" +
 	"\x11delta_saved_bytes\x18\x0e \x01(\x03R\x0fdeltaSavedBytes\x12*\n" +
 	"\x11dedup_saved_bytes\x18\x0f \x01(\x03R\x0fdedupSavedBytes\x12\x1a\n" +
-	"\bfailures\x18\x10 \x01(\x03R\bfailures\"K\n" +
+	"\bfailures\x18\x10 \x01(\x03R\bfailures\x12$\n" +
+	"\x0esync_new_files\x18\x11 \x01(\bR\fsyncNewFiles\x12#\n" +
+	"\rdurable_syncs\x18\x12 \x01(\x03R\fdurableSyncs\"K\n" +
 	"\x12GetManifestRequest\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x1f\n" +
 	"\vomit_sha256\x18\x02 \x01(\bR\n" +
