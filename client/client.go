@@ -122,13 +122,9 @@ func (c *Client) reloadIgnore() (bool, error) {
 	return old != nil, nil
 }
 
-// scanWorkers is how many directories a scan of the local tree reads at
-// once; see [engine.ScanOptions.Workers]. The ignore rules it calls are
-// safe for concurrent use.
-const scanWorkers = 4
-
 // scanOptions returns the scan options for one pass, with the ignore rules
-// in force when it starts. The scan is contained: a directory swapped for
+// in force when it starts, which are safe for concurrent use, as the
+// scan's workers need. The scan is contained: a directory swapped for
 // a symlink while it runs is never followed, so nothing outside the tree
 // is ever sent; and looking each item up in its directory's handle instead
 // of by its whole path costs less: 20 scans of the bench's 20,000-file
@@ -136,5 +132,5 @@ const scanWorkers = 4
 // each).
 func (c *Client) scanOptions() engine.ScanOptions {
 	rules := c.rules.Load()
-	return engine.ScanOptions{Skip: rules.match, Workers: scanWorkers, Contained: true}
+	return engine.ScanOptions{Skip: rules.match, Workers: engine.DefaultScanWorkers, Contained: true}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 
 	"connectrpc.com/connect"
 
@@ -48,16 +49,17 @@ func (s *Server) copyContent(parent *os.Root, e engine.Entry) (int64, error) {
 	return 0, failf(connect.CodeNotFound, "copy content to %q: no content with that sha256 on the server", e.Path)
 }
 
-// sameContent checks that the file at e.Path holds e.SHA256 and gives it
-// e's mode and mtime. It returns the file's size, the bytes it did not
+// sameContent checks that the file at e.Path, in its parent directory
+// parent, holds e.SHA256 and gives it e's mode and mtime. It returns the file's size, the bytes it did not
 // have to receive, or an error wrapping errStaleSource when the content
 // differs.
 func (s *Server) sameContent(parent *os.Root, e engine.Entry) (int64, error) {
-	if info, err := s.root.Lstat(e.Path); err != nil || !info.Mode().IsRegular() {
+	name := path.Base(e.Path)
+	if info, err := parent.Lstat(name); err != nil || !info.Mode().IsRegular() {
 		s.index.remove(e.Path)
 		return 0, fmt.Errorf("check %q: %w", e.Path, errStaleSource)
 	}
-	f, err := s.root.Open(e.Path)
+	f, err := parent.Open(name)
 	if err != nil {
 		s.index.remove(e.Path)
 		return 0, fmt.Errorf("open %q: %w: %w", e.Path, errStaleSource, err)

@@ -10,17 +10,13 @@ import (
 	"github.com/dirsync/dirsync/engine"
 )
 
-// scanWorkers is how many directories a listing reads at once; see
-// [engine.ScanOptions.Workers].
-const scanWorkers = 4
-
 // scanTree lists the tree under the root, or the given subtrees of it, in
 // path order and without temporary files. Files are not hashed. Items the
 // scan had to leave out are logged. The scan is contained: peers may swap
 // a directory for a symlink while it runs, and it still lists nothing
 // outside the root.
 func (s *Server) scanTree(scopes []string) (engine.Manifest, error) {
-	opts := engine.ScanOptions{Contained: true, Workers: scanWorkers, Skip: func(rel string, _ bool) bool {
+	opts := engine.ScanOptions{Contained: true, Workers: engine.DefaultScanWorkers, Skip: func(rel string, _ bool) bool {
 		return isTempName(path.Base(rel))
 	}}
 	if len(scopes) == 0 {
