@@ -59,6 +59,8 @@ type fakeServer struct {
 	// uploadErr, when set, ends every Upload stream with it after the
 	// first message.
 	uploadErr error
+	// middleware, when set, wraps the fake's HTTP handler.
+	middleware func(http.Handler) http.Handler
 }
 
 // newFakeServer returns an empty fake server.
@@ -71,7 +73,11 @@ func (f *fakeServer) serve(t *testing.T, dir string, mod func(*Options)) *Client
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle(dirsyncv1connect.NewSyncServiceHandler(f, compressionHandlerOptions()...))
-	srv := httptest.NewUnstartedServer(mux)
+	var h http.Handler = mux
+	if f.middleware != nil {
+		h = f.middleware(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
 	srv.Config.Protocols = new(http.Protocols)
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()
