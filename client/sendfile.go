@@ -26,6 +26,9 @@ import (
 // with the local file are reported for that file alone and sendFile
 // returns nil; an error means the stream (or the connection) is broken.
 func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
+	if s.packable(job) {
+		return s.sendSmall(ctx, job)
+	}
 	c := s.u.c
 	path := job.local.Path
 	f, info, err := openRegular(c.abs(path))
@@ -80,7 +83,8 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	s.fifo <- fl
 
 	if sig == nil && offset == 0 && !s.selfCompress && job.local.Size <= maxPackedFileBytes {
-		return s.sendPacked(fl, job, header, f, h)
+		// A small file whose delta base could not be had.
+		return s.sendPacked(fl, job, header, osFile{f}, h)
 	}
 
 	var sendErr error
@@ -115,7 +119,7 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 	if sendErr != nil {
 		return sendErr
 	}
-	if sum := s.checkRead(fl, job, f, h, lr.N != 0, err); sum != nil {
+	if sum := s.checkRead(fl, job, osFile{f}, h, lr.N != 0, err); sum != nil {
 		pk.finishSum(sum)
 	}
 	return pk.finish()
@@ -123,12 +127,12 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 
 // checkRead records in fl why what was read of f, hashed into h, is not
 // the file as the job describes it, if it is not: readErr, a short read,
-// another SHA-256 or a changed size or mtime. Whatever went wrong, the
+// another SHA-256 or a changed size, mtime or type. Whatever went wrong, the
 // caller still finishes the file so that the stream stays in step: the
 // server checks the SHA-256 and refuses what does not match. It returns
 // the SHA-256 to send with the finish, for a file not hashed beforehand,
 // or nil.
-func (s *upStream) checkRead(fl *inflight, job *uploadJob, f *os.File, h hash.Hash, short bool, readErr error) []byte {
+func (s *upStream) checkRead(fl *inflight, job *uploadJob, f fileSource, h hash.Hash, short bool, readErr error) []byte {
 	path := job.local.Path
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
@@ -138,7 +142,7 @@ func (s *upStream) checkRead(fl *inflight, job *uploadJob, f *os.File, h hash.Ha
 	case short || (job.local.HasSHA256 && sum != job.local.SHA256):
 		s.setLocalErr(fl, fmt.Errorf("%q: %w", path, errChanged))
 	default:
-		if err := sameStat(f, job.local); err != nil {
+		if err := f.sameAs(job.local); err != nil {
 			s.setLocalErr(fl, err)
 		} else if !job.local.HasSHA256 {
 			s.u.c.hashes.put(path, job.local.Size, job.local.MtimeNs, sum)
@@ -157,12 +161,58 @@ func (s *upStream) checkRead(fl *inflight, job *uploadJob, f *os.File, h hash.Ha
 // maxPackedFileBytes is the largest file [upStream.sendPacked] takes.
 const maxPackedFileBytes = engine.MaxLiteralSize
 
+// fileSource is an open local file being sent.
+type fileSource interface {
+	io.Reader
+	// sameAs checks that the file still has the size and mtime of e.
+	sameAs(e engine.Entry) error
+}
+
+// osFile is a fileSource on an *os.File.
+type osFile struct{ *os.File }
+
+// sameAs checks that the file still has the size and mtime of e.
+func (f osFile) sameAs(e engine.Entry) error { return sameStat(f.File, e) }
+
+// packable reports whether job is certain to go out whole in a packed
+// message, as [upStream.sendSmall] sends it: a small file with no remote
+// copy large enough for a delta, which is never resumed either (see
+// resumeMinBytes).
+func (s *upStream) packable(job *uploadJob) bool {
+	return !s.selfCompress && job.local.Size <= maxPackedFileBytes && job.local.Size < resumeMinBytes &&
+		(job.remote == nil || job.remote.Size < s.u.c.deltaThreshold)
+}
+
+// sendSmall sends a packable file: opened on a bare descriptor (see
+// [smallFile]), checked, and read into the packed message.
+func (s *upStream) sendSmall(ctx context.Context, job *uploadJob) error {
+	f, err := s.u.c.openSmall(job.local.Path)
+	if err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return nil
+	}
+	defer f.close()
+	if err := f.sameAs(job.local); err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return nil
+	}
+	if err := s.acquire(ctx, job.local.Size); err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return err
+	}
+	fl := &inflight{job: job, cost: job.local.Size}
+	// acquire leaves room in fifo: it holds at most maxInflightFiles.
+	s.fifo <- fl
+	s.hash.Reset()
+	return s.sendPacked(fl, job, &dirsyncv1.UploadHeader{Entry: entryToProto(job.local)}, f, s.hash)
+}
+
 // sendPacked sends a whole small file, read straight into the stream's
 // packing arena (see [upStream.arena]), as one packed literal: no read
 // buffer, no copy into a fresh slice, and no garbage. An initial sync of
 // 20,000 small files used to allocate each file's bytes anew, 200 MB
 // that the client's collector then had to chase.
-func (s *upStream) sendPacked(fl *inflight, job *uploadJob, header *dirsyncv1.UploadHeader, f *os.File, h hash.Hash) error {
+func (s *upStream) sendPacked(fl *inflight, job *uploadJob, header *dirsyncv1.UploadHeader, f fileSource, h hash.Hash) error {
 	size := int(job.local.Size)
 	msgSize := proto.Size(header) + 2*opOverhead + size + sha256.Size
 	if err := s.makeRoom(msgSize); err != nil {

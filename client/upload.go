@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 
@@ -212,6 +214,7 @@ func (u *uploader) open(ctx context.Context, rpc dirsyncv1connect.SyncServiceCli
 		dead:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		wake:       make(chan struct{}),
+		hash:       sha256.New(),
 	}
 	go s.read()
 	return s
@@ -253,6 +256,9 @@ type upStream struct {
 	// selfCompress marks a stream without message compression whose
 	// literals the client compresses itself; see [uploader.selfCompressed].
 	selfCompress bool
+
+	// hash is the SHA-256 [upStream.sendSmall] reuses for small files.
+	hash hash.Hash
 }
 
 // inflight is a file sent on a stream and not yet answered.
