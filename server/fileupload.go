@@ -172,6 +172,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 		bw := uploadBuffers.Get().(*bufio.Writer)
 		bw.Reset(file)
 		u.buf = bw
+		u.out.whole = file
 	}
 	u.out.w = u.buf
 	return nil
@@ -417,7 +418,13 @@ func (u *fileUpload) release() {
 // has passed [checkFileSize] and reserved its temporary space, the bytes
 // actually written stay within both limits whatever the operations say.
 type sizeLimitWriter struct {
-	w        io.Writer
+	w io.Writer
+	// whole, if set, is the file under w's buffer, which takes a write of
+	// the whole file at once as it is: most small files come as one
+	// literal, and copying each into the buffer before writing it out
+	// cost the server 1% of its CPU time in an initial sync of 20,000
+	// files (perf).
+	whole    io.Writer
 	limit    int64
 	n        int64
 	rel      string
@@ -430,7 +437,12 @@ func (w *sizeLimitWriter) Write(p []byte) (int, error) {
 		w.exceeded = true
 		return 0, w.tooLarge()
 	}
-	n, err := w.w.Write(p)
+	out := w.w
+	if w.whole != nil && w.n == 0 && int64(len(p)) == w.limit {
+		// Nothing is buffered yet, and nothing can follow.
+		out = w.whole
+	}
+	n, err := out.Write(p)
 	w.n += int64(n)
 	return n, err
 }
