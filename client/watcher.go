@@ -143,7 +143,14 @@ func (w *watcher) addTree(rel string) {
 	rules := w.c.rules.Load()
 	full := false
 	missed := 0
-	_ = filepath.WalkDir(w.c.abs(rel), func(name string, d fs.DirEntry, err error) error {
+	top := w.c.abs(rel)
+	if rel == "" {
+		// The trailing separator makes WalkDir resolve a root that is
+		// a symlink to a directory, as the scan does; without it,
+		// nothing below such a --dir was watched.
+		top += string(filepath.Separator)
+	}
+	_ = filepath.WalkDir(top, func(name string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			// Gone or unreadable: the pass reports it.
 			return nil

@@ -105,3 +105,19 @@ func TestWatchFollowsChanges(t *testing.T) {
 		t.Errorf("ignored tree: kept on server %v (want true), new file sent %v (want false)", kept, late)
 	}
 }
+
+func TestWatchSymlinkedRoot(t *testing.T) {
+	real := t.TempDir()
+	writeFile(t, real, "a/one.txt", []byte("one"))
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeServer()
+	c := f.serve(t, link, nil)
+	defer watchInBackground(t, c)()
+	waitMirror(t, f, real, "initial pass")
+	writeFile(t, real, "a/one.txt", []byte("one, edited"))
+	writeFile(t, real, "two.txt", []byte("two"))
+	waitMirror(t, f, real, "changes below a symlinked --dir")
+}
