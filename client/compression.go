@@ -10,27 +10,29 @@ import (
 // gain nothing and still pay the codec's setup.
 const compressMinBytes = 512
 
-// compressionOptions returns the Connect options for the codec name. With
-// gzip or zstd it registers both, so that compressed responses can be read
-// whatever the server picks, preferring zstd, so that a server answering a
-// request too small to compress picks it rather than Connect's default
-// gzip; and it compresses requests with name. With "none" it registers
-// neither and removes Connect's default gzip, so that the server answers
-// uncompressed too: on loopback, gzipping the answers to an initial sync
-// of 20,000 small files cost the server about 1% of its CPU time, and the
-// client as much to inflate them (perf).
+// compressionOptions returns the Connect options for the codec name. It
+// always registers zstd, which Connect prefers for the answers, being
+// registered last; with gzip or zstd it registers gzip too (so that
+// answers can be read whatever the server picks) and compresses requests
+// with name. With "none" requests go uncompressed, and the answers may
+// only come in zstd, not in Connect's default gzip: on loopback, gzipping
+// the answers of an initial sync of 20,000 small files cost the server
+// about 1% of its CPU time and the client as much to inflate them (perf),
+// while zstd costs less and still shrinks the listing of the benchmark's
+// 20,000-file tree: a no-op pass took 455 KiB on the wire (gzip answers:
+// 484 KiB; none: 1.5 MiB).
 func compressionOptions(name string) []connect.ClientOption {
+	zstd := connect.WithAcceptCompression(engine.CompressionZstd,
+		func() connect.Decompressor { return engine.NewZstdReader() },
+		func() connect.Compressor { return engine.NewZstdWriter() })
 	if name == engine.CompressionNone {
-		return []connect.ClientOption{connect.WithAcceptCompression(engine.CompressionGzip, nil, nil)}
+		return []connect.ClientOption{connect.WithAcceptCompression(engine.CompressionGzip, nil, nil), zstd}
 	}
-	// Connect prefers the codec registered last.
 	return []connect.ClientOption{
 		connect.WithAcceptCompression(engine.CompressionGzip,
 			func() connect.Decompressor { return engine.NewGzipReader() },
 			func() connect.Compressor { return engine.NewGzipWriter() }),
-		connect.WithAcceptCompression(engine.CompressionZstd,
-			func() connect.Decompressor { return engine.NewZstdReader() },
-			func() connect.Compressor { return engine.NewZstdWriter() }),
+		zstd,
 		connect.WithSendCompression(name),
 		connect.WithCompressMinBytes(compressMinBytes),
 	}

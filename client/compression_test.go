@@ -29,7 +29,7 @@ func TestCompressionNegotiation(t *testing.T) {
 		// or for a request too small to compress, the preferred one.
 		wantAnswers []string
 	}{
-		{codec: engine.CompressionNone, wantAccept: "", wantSent: "", wantAnswers: nil},
+		{codec: engine.CompressionNone, wantAccept: "zstd", wantSent: "", wantAnswers: []string{engine.CompressionZstd}},
 		{codec: engine.CompressionGzip, wantAccept: "zstd,gzip", wantSent: engine.CompressionGzip,
 			wantAnswers: []string{engine.CompressionGzip, engine.CompressionZstd}},
 		{codec: engine.CompressionZstd, wantAccept: "zstd,gzip", wantSent: engine.CompressionZstd,
