@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -66,14 +65,7 @@ func TestQuietWatch(t *testing.T) {
 			if tt.ignore != "" {
 				writeFile(t, dir, IgnoreFile, []byte(tt.ignore))
 			}
-			c, err := New(Options{Dir: dir, Logger: testLogger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := c.watchQuiet()
-			if q == nil {
-				t.Fatal("watchQuiet returned nil on a small tree")
-			}
+			q := startQuiet(t, dir)
 			defer q.close()
 			tt.change(t, dir)
 			if got := q.quiet(); got != tt.wantQuiet {
@@ -88,20 +80,9 @@ func TestQuietWatch(t *testing.T) {
 }
 
 func TestQuietWatchSymlinkedRoot(t *testing.T) {
-	real := t.TempDir()
+	real, link := symlinkedDir(t)
 	writeFile(t, real, "a/f", []byte("old"))
-	link := filepath.Join(t.TempDir(), "link")
-	if err := os.Symlink(real, link); err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(Options{Dir: link, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := c.watchQuiet()
-	if q == nil {
-		t.Fatal("watchQuiet returned nil")
-	}
+	q := startQuiet(t, link)
 	defer q.close()
 	writeFile(t, real, "a/f", []byte("new"))
 	if q.quiet() {
@@ -110,14 +91,7 @@ func TestQuietWatchSymlinkedRoot(t *testing.T) {
 }
 
 func TestQuietWatchRemovesMarker(t *testing.T) {
-	c, err := New(Options{Dir: t.TempDir(), Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := c.watchQuiet()
-	if q == nil {
-		t.Fatal("watchQuiet returned nil")
-	}
+	q := startQuiet(t, t.TempDir())
 	if !q.quiet() || !q.quiet() {
 		t.Fatal("an untouched tree is not quiet")
 	}
@@ -150,7 +124,7 @@ func TestSyncAndVerify(t *testing.T) {
 			for i := range 5 {
 				writeFile(t, dir, "d/f"+string(rune('0'+i)), []byte(strings.Repeat("x", 100*i)))
 			}
-			var logs syncBuffer
+			var logs lockedBuffer
 			f := newFakeServer()
 			var once sync.Once
 			if tt.duringPass != nil {
@@ -188,22 +162,29 @@ func TestSyncAndVerify(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// startQuiet starts a quietWatch on dir for a client of its own.
+func startQuiet(t *testing.T, dir string) *quietWatch {
+	t.Helper()
+	c, err := New(Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := c.watchQuiet()
+	if q == nil {
+		t.Fatal("watchQuiet returned nil on a small tree")
+	}
+	return q
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+// symlinkedDir returns a new empty directory and a symlink to it.
+func symlinkedDir(t *testing.T) (real, link string) {
+	t.Helper()
+	real = t.TempDir()
+	link = filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	return real, link
 }
 
 // readTree reads every regular file under dir.

@@ -107,12 +107,8 @@ func TestWatchFollowsChanges(t *testing.T) {
 }
 
 func TestWatchSymlinkedRoot(t *testing.T) {
-	real := t.TempDir()
+	real, link := symlinkedDir(t)
 	writeFile(t, real, "a/one.txt", []byte("one"))
-	link := filepath.Join(t.TempDir(), "link")
-	if err := os.Symlink(real, link); err != nil {
-		t.Fatal(err)
-	}
 	f := newFakeServer()
 	c := f.serve(t, link, nil)
 	defer watchInBackground(t, c)()
