@@ -28,8 +28,6 @@ type pass struct {
 	// pass over the whole tree; nil in a scoped pass, which does not know
 	// them all. See [pass.needsHash].
 	remoteSizes map[int64]int
-	// local is what the pass's scan found.
-	local engine.Manifest
 }
 
 // runPass runs one sync pass over scopes, reduced paths relative to the
@@ -38,13 +36,6 @@ type pass struct {
 // ErrUnavailable when the server could not be reached, only when the pass
 // could not go on; failures of single items are in the Summary.
 func (c *Client) runPass(ctx context.Context, scopes []string, showProgress bool) (Summary, error) {
-	sum, _, err := c.runPassScanned(ctx, scopes, showProgress)
-	return sum, err
-}
-
-// runPassScanned is runPass that also returns what the pass's scan found
-// (nil if it failed before).
-func (c *Client) runPassScanned(ctx context.Context, scopes []string, showProgress bool) (Summary, engine.Manifest, error) {
 	start := time.Now()
 	wire0 := c.wire.Load()
 	p := &pass{c: c, failed: make(map[string]bool)}
@@ -59,12 +50,12 @@ func (c *Client) runPassScanned(ctx context.Context, scopes []string, showProgre
 	slices.SortFunc(p.sum.FailedPaths, engine.ComparePaths)
 	p.sum.Failed = len(p.sum.FailedPaths)
 	if err != nil {
-		return p.sum, p.local, c.classify(err)
+		return p.sum, c.classify(err)
 	}
 	if !p.sum.DryRun {
 		c.log.Info("pass done", p.sum.logAttrs()...)
 	}
-	return p.sum, p.local, nil
+	return p.sum, nil
 }
 
 // classify wraps ErrAuth around an error that means the server refused the
@@ -87,7 +78,6 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 	if err != nil {
 		return err
 	}
-	p.local = local
 	var protect []string
 	for _, se := range scanErrs {
 		if errors.Is(se.Err, engine.ErrUnsupportedType) || errors.Is(se.Err, engine.ErrInvalidPath) {

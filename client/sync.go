@@ -21,58 +21,18 @@ const onceAttempts = 8
 // [ErrUnavailable]. Failures of single items do not make an error: they
 // are counted in the Summary.
 func (c *Client) SyncOnce(ctx context.Context) (Summary, error) {
-	sum, _, err := c.syncOnce(ctx)
-	return sum, err
-}
-
-// syncOnce is SyncOnce that also returns what the last pass's scan found.
-func (c *Client) syncOnce(ctx context.Context) (Summary, engine.Manifest, error) {
 	bo := newBackoff(backoffMin, backoffMax)
 	for attempt := 1; ; attempt++ {
-		sum, local, err := c.runPassScanned(ctx, nil, true)
+		sum, err := c.runPass(ctx, nil, true)
 		if err == nil || !errors.Is(err, ErrUnavailable) || attempt == onceAttempts {
-			return sum, local, err
+			return sum, err
 		}
 		d := bo.next()
 		c.log.Warn("server unavailable; retrying", "attempt", attempt, "retry_in", d, "err", err)
 		if err := sleep(ctx, d); err != nil {
-			return sum, local, err
+			return sum, err
 		}
 	}
-}
-
-// SyncAndVerify runs [Client.SyncOnce], hands its summary to passDone,
-// then checks as [Client.Verify] does that the server holds a mirror and
-// returns the plan that would still be needed: empty when it does. A pass
-// over a tree the server already mirrored needs no check: its own
-// comparison was one. Otherwise, if nothing changed in the local tree
-// while the pass ran (every directory is watched meanwhile; see
-// [quietWatch]), the server's listing is compared with the pass's scan
-// instead of a new one. The error, from the pass if passDone was not
-// called and from the check if it was, wraps [ErrUnavailable] when the
-// server cannot be reached.
-func (c *Client) SyncAndVerify(ctx context.Context, passDone func(Summary)) (engine.Plan, error) {
-	q := c.watchQuiet()
-	if q != nil {
-		defer q.close()
-	}
-	sum, local, err := c.syncOnce(ctx)
-	if err != nil {
-		return engine.Plan{}, err
-	}
-	passDone(sum)
-	if sum.Full && !sum.Changed() && sum.Failed == 0 {
-		return engine.Plan{}, nil
-	}
-	if q == nil || local == nil || !q.quiet() {
-		return c.Verify(ctx)
-	}
-	c.log.Debug("nothing changed locally during the pass; checking the server's listing against its scan")
-	remote, err := c.fetchManifest(ctx, nil)
-	if err != nil {
-		return engine.Plan{}, c.classify(err)
-	}
-	return engine.Diff(local, c.rules.Load().filter(remote)), nil
 }
 
 // Verify compares the local tree with the server's and returns the plan

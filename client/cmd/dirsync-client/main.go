@@ -260,28 +260,25 @@ func dryRunCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout i
 
 // onceCmd syncs once and verifies the mirror.
 func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.Writer) int {
-	var (
-		sum    client.Summary
-		synced bool
-	)
-	plan, err := c.SyncAndVerify(ctx, func(s client.Summary) {
-		sum, synced = s, true
-		fmt.Fprintln(stdout, s.String())
-	})
-	switch {
-	case err != nil && !synced:
+	sum, err := c.SyncOnce(ctx)
+	if err != nil {
 		return failed(log, "sync failed", err)
-	case err != nil:
-		return failed(log, "verify failed", err)
-	case !plan.Empty() || sum.Failed > 0:
-		log.Error("the server does not hold a mirror", "failed", sum.Failed, "remaining", plan.String())
-		return exitNotMirrored
-	case sum.Full && !sum.Changed():
+	}
+	fmt.Fprintln(stdout, sum.String())
+	if sum.Full && !sum.Changed() && sum.Failed == 0 {
 		// The listing the pass compared with was the check.
 		log.Info("verified: the server holds a mirror; nothing needed changing")
-	default:
-		log.Info("verified: the server holds a mirror")
+		return exitOK
 	}
+	plan, err := c.Verify(ctx)
+	if err != nil {
+		return failed(log, "verify failed", err)
+	}
+	if !plan.Empty() || sum.Failed > 0 {
+		log.Error("the server does not hold a mirror", "failed", sum.Failed, "remaining", plan.String())
+		return exitNotMirrored
+	}
+	log.Info("verified: the server holds a mirror")
 	return exitOK
 }
 
