@@ -13,6 +13,12 @@ type arena struct {
 	// last reset, which were allocated on their own; the next reset grows
 	// buf to hold them too.
 	overflow int
+	// most, if set, is the most one round can take. A buffer that must
+	// grow a second time, or to more than half of it, grows to it at once:
+	// rounds of nearly the same size otherwise grew the buffer by a
+	// little, again and again, and an initial sync of 20,000 small files
+	// allocated 19-21 MB of arenas for four streams (pprof) instead of 4.
+	most int
 }
 
 // take returns a slice of n bytes, whose contents are undefined.
@@ -27,10 +33,14 @@ func (a *arena) take(n int) []byte {
 }
 
 // reset makes the whole buffer available again, grown to what the last
-// round needed.
+// round needed (see most).
 func (a *arena) reset() {
 	if need := a.used + a.overflow; need > len(a.buf) {
-		a.buf = make([]byte, need)
+		size := need
+		if len(a.buf) > 0 || need > a.most/2 {
+			size = max(need, a.most)
+		}
+		a.buf = make([]byte, size)
 	}
 	a.used, a.overflow = 0, 0
 }

@@ -34,3 +34,30 @@ func TestArena(t *testing.T) {
 		t.Error("after reset the buffer is not reused from its start")
 	}
 }
+
+func TestArenaGrowsToMostOnSecondGrowth(t *testing.T) {
+	tests := []struct {
+		name   string
+		most   int
+		rounds []int // bytes taken in each round
+		want   []int // len(buf) after each round's reset
+	}{
+		{name: "no bound", rounds: []int{100, 110, 120}, want: []int{100, 110, 120}},
+		{name: "small first round stays small", most: 1000, rounds: []int{10, 5}, want: []int{10, 10}},
+		{name: "second growth jumps to most", most: 1000, rounds: []int{100, 110, 120}, want: []int{100, 1000, 1000}},
+		{name: "a first round over half of most jumps to most", most: 1000, rounds: []int{600, 900}, want: []int{1000, 1000}},
+		{name: "a round above most still fits", most: 1000, rounds: []int{100, 1500}, want: []int{100, 1500}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := arena{most: tt.most}
+			for i, n := range tt.rounds {
+				a.take(n)
+				a.reset()
+				if len(a.buf) != tt.want[i] {
+					t.Fatalf("after round %d of %d bytes: buffer %d, want %d", i, n, len(a.buf), tt.want[i])
+				}
+			}
+		})
+	}
+}

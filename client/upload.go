@@ -215,6 +215,7 @@ func (u *uploader) open(ctx context.Context, rpc dirsyncv1connect.SyncServiceCli
 		readerDone: make(chan struct{}),
 		wake:       make(chan struct{}),
 		hash:       sha256.New(),
+		arena:      arena{most: messageBytes(u.c.opts.Compression)},
 	}
 	go s.read()
 	return s
