@@ -274,11 +274,7 @@ func (c *Client) abs(rel string) string {
 func openRegular(name string) (*os.File, fs.FileInfo, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
-			// Removed, or replaced by a symlink, since the scan.
-			return nil, nil, fmt.Errorf("open: %w: %w", errChanged, err)
-		}
-		return nil, nil, fmt.Errorf("open: %w", err)
+		return nil, nil, openErr(err)
 	}
 	info, err := f.Stat()
 	if err != nil {
@@ -303,7 +299,13 @@ func sameStat(f *os.File, e engine.Entry) error {
 
 // sameInfo checks that info gives the size and mtime of e.
 func sameInfo(info fs.FileInfo, e engine.Entry) error {
-	if info.Size() != e.Size || info.ModTime().UnixNano() != e.MtimeNs {
+	return sameStamp(info.Size(), info.ModTime().UnixNano(), e)
+}
+
+// sameStamp checks that a file of size bytes with mtime mtimeNs is still
+// the file e describes.
+func sameStamp(size, mtimeNs int64, e engine.Entry) error {
+	if size != e.Size || mtimeNs != e.MtimeNs {
 		return fmt.Errorf("%q: %w", e.Path, errChanged)
 	}
 	return nil

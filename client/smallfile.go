@@ -45,10 +45,7 @@ func (f smallFile) sameAs(e engine.Entry) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fmt.Errorf("%q is no longer a regular file: %w", e.Path, errChanged)
 	}
-	if st.Size != e.Size || st.Mtim.Nano() != e.MtimeNs {
-		return fmt.Errorf("%q: %w", e.Path, errChanged)
-	}
-	return nil
+	return sameStamp(st.Size, st.Mtim.Nano(), e)
 }
 
 // close closes the file.

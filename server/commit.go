@@ -31,9 +31,9 @@ const (
 // committer makes the verified files of one Upload stream durable and
 // renames them into place, in groups, while the stream goes on receiving
 // the next files; a file whose name is free is renamed at once instead,
-// unless Options.SyncNewFiles is set (see [Server.placeNew]). It answers every file in the order the files arrived,
-// once the file is in place or has failed. A file's path stays locked
-// until it is answered.
+// unless Options.SyncNewFiles is set (see [Server.placeNew]). It answers
+// every file in the order the files arrived, once the file is in place or
+// has failed. A file's path stays locked until it is answered.
 //
 // Make one with [Server.newCommitter], hand it files with add, and close
 // it before the stream's handler returns.
@@ -211,10 +211,10 @@ func (s *Server) placeNew(group []*fileUpload) {
 func (s *Server) syncData(group, pending []*fileUpload) (bulk bool) {
 	var ready []*fileUpload
 	for _, u := range group {
-		if u.err == nil && !u.fresh {
-			u.stat()
+		if u.err != nil || u.fresh {
+			continue
 		}
-		if u.err == nil && !u.fresh {
+		if u.stat(); u.err == nil {
 			ready = append(ready, u)
 		}
 	}

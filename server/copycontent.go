@@ -50,9 +50,9 @@ func (s *Server) copyContent(parent *os.Root, e engine.Entry) (int64, error) {
 }
 
 // sameContent checks that the file at e.Path, in its parent directory
-// parent, holds e.SHA256 and gives it e's mode and mtime. It returns the file's size, the bytes it did not
-// have to receive, or an error wrapping errStaleSource when the content
-// differs.
+// parent, holds e.SHA256 and gives it e's mode and mtime. It returns the
+// file's size, the bytes it did not have to receive, or an error wrapping
+// errStaleSource when the content differs.
 func (s *Server) sameContent(parent *os.Root, e engine.Entry) (int64, error) {
 	name := path.Base(e.Path)
 	if info, err := parent.Lstat(name); err != nil || !info.Mode().IsRegular() {
