@@ -26,8 +26,13 @@ type Client struct {
 	log  *slog.Logger
 	http *http.Client
 	rpc  dirsyncv1connect.SyncServiceClient
-	// rpcRaw is rpc without message compression, for the uploads the
-	// client compresses itself; nil unless Options.Compression is zstd.
+	// rpcUpload is the client for Upload streams: rpc, or with
+	// Options.Compression none, rpc without compressed answers either
+	// (see [uncompressedUploadOptions]).
+	rpcUpload dirsyncv1connect.SyncServiceClient
+	// rpcRaw is rpcUpload without message compression, for the uploads
+	// the client compresses itself; nil unless Options.Compression is
+	// zstd.
 	rpcRaw dirsyncv1connect.SyncServiceClient
 	// wire counts the bytes read from and written to the server's TCP
 	// connections since the Client was built.
@@ -87,12 +92,16 @@ func New(opts Options) (*Client, error) {
 	}
 	c.rpc = dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL,
 		append(slices.Clip(base), compressionOptions(opts.Compression)...)...)
-	if opts.Compression == engine.CompressionZstd {
+	raw := dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL,
+		append(slices.Clip(base), uncompressedUploadOptions()...)...)
+	c.rpcUpload = c.rpc
+	switch opts.Compression {
+	case engine.CompressionNone:
+		c.rpcUpload = raw
+	case engine.CompressionZstd:
 		// For the streams of large files, whose literals the client
-		// compresses itself (see [upStream.selfCompress]): the same
-		// options, without message compression.
-		c.rpcRaw = dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL,
-			append(slices.Clip(base), compressionOptions(engine.CompressionNone)...)...)
+		// compresses itself (see [upStream.selfCompress]).
+		c.rpcRaw = raw
 	}
 	if _, err := c.reloadIgnore(); err != nil {
 		return nil, err

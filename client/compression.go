@@ -37,3 +37,16 @@ func compressionOptions(name string) []connect.ClientOption {
 		connect.WithCompressMinBytes(compressMinBytes),
 	}
 }
+
+// uncompressedUploadOptions returns the Connect options for Upload streams
+// whose requests go uncompressed: nothing is offered for the answers
+// either, so they come back as they are. An answer to an upload is a path
+// and a few counts per file, and the server answers files in groups: on
+// an initial sync of 20,000 small files over loopback, zstd on those
+// answers was about 7% of the server's user CPU time (pprof, 3 runs) to
+// save about 0.5% of the bytes on the wire. A stream whose requests are
+// compressed gets its answers in the same codec, as Connect answers in
+// the codec of the request.
+func uncompressedUploadOptions() []connect.ClientOption {
+	return []connect.ClientOption{connect.WithAcceptCompression(engine.CompressionGzip, nil, nil)}
+}

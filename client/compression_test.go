@@ -21,18 +21,22 @@ type exchange struct {
 func TestCompressionNegotiation(t *testing.T) {
 	tests := []struct {
 		codec string
-		// wantAccept is what the client offers to decompress, in order.
-		wantAccept string
+		// wantAccept is what the client offers to decompress, in order;
+		// wantUploadAccept is the same for Upload streams.
+		wantAccept, wantUploadAccept string
 		// wantSent is the codec of the uploads, "" for none.
 		wantSent string
 		// wantAnswers are the codecs answers may come in: the request's,
 		// or for a request too small to compress, the preferred one.
 		wantAnswers []string
 	}{
-		{codec: engine.CompressionNone, wantAccept: "zstd", wantSent: "", wantAnswers: []string{engine.CompressionZstd}},
-		{codec: engine.CompressionGzip, wantAccept: "zstd,gzip", wantSent: engine.CompressionGzip,
+		// Uncompressed uploads take uncompressed answers; the listing
+		// still comes in zstd.
+		{codec: engine.CompressionNone, wantAccept: "zstd", wantUploadAccept: "", wantSent: "",
+			wantAnswers: []string{engine.CompressionZstd}},
+		{codec: engine.CompressionGzip, wantAccept: "zstd,gzip", wantUploadAccept: "zstd,gzip", wantSent: engine.CompressionGzip,
 			wantAnswers: []string{engine.CompressionGzip, engine.CompressionZstd}},
-		{codec: engine.CompressionZstd, wantAccept: "zstd,gzip", wantSent: engine.CompressionZstd,
+		{codec: engine.CompressionZstd, wantAccept: "zstd,gzip", wantUploadAccept: "zstd,gzip", wantSent: engine.CompressionZstd,
 			wantAnswers: []string{engine.CompressionZstd}},
 	}
 	for _, tt := range tests {
@@ -70,11 +74,18 @@ func TestCompressionNegotiation(t *testing.T) {
 			compressed := 0
 			for _, x := range seen {
 				procs[x.procedure] = true
-				if x.accept != tt.wantAccept {
-					t.Errorf("%s: Grpc-Accept-Encoding %q, want %q", x.procedure, x.accept, tt.wantAccept)
+				wantAccept := tt.wantAccept
+				if x.procedure == "Upload" {
+					wantAccept = tt.wantUploadAccept
+					if x.sent != tt.wantSent {
+						t.Errorf("Upload: Grpc-Encoding %q, want %q", x.sent, tt.wantSent)
+					}
+					if tt.wantSent == "" && x.answered != "" && x.answered != "identity" {
+						t.Errorf("Upload without compression answered with %q", x.answered)
+					}
 				}
-				if x.procedure == "Upload" && x.sent != tt.wantSent {
-					t.Errorf("Upload: Grpc-Encoding %q, want %q", x.sent, tt.wantSent)
+				if x.accept != wantAccept {
+					t.Errorf("%s: Grpc-Accept-Encoding %q, want %q", x.procedure, x.accept, wantAccept)
 				}
 				if x.answered == "" || x.answered == "identity" {
 					continue

@@ -150,7 +150,7 @@ func (u *uploader) worker(ctx context.Context, jobs <-chan *uploadJob) error {
 			continue
 		}
 		if s == nil {
-			s = u.open(ctx, u.c.rpc)
+			s = u.open(ctx, u.c.rpcUpload)
 		}
 		if err := s.sendFile(ctx, job); err != nil {
 			serr := s.close()
