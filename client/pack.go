@@ -22,12 +22,34 @@ const (
 	maxCompressedMessageBytes = engine.ZstdWindow + 16<<10
 )
 
+// maxPackedMessageBytes bounds an uncompressed message of packed small
+// files (see [upStream.pack]), which may hold one file of the largest
+// packable size. Each stream holds a few packs at a time on both sides,
+// in Connect's buffers, the packing arena and the decoded messages: an
+// initial sync of 20,000 small files peaked at 49 MiB RSS on the client
+// and 71 MiB on the server with packs of 1 MiB, and at 34 and 56 MiB with
+// packs of 256 KiB, with 17% and 24% fewer page faults, for the same CPU
+// time (medians of 7 interleaved runs). On virtual machines whose host
+// takes back the guest's free memory, a page's first touch is not cheap.
+const maxPackedMessageBytes = 256<<10 + 4<<10
+
 // messageBytes returns the message size for the codec compression.
 func messageBytes(compression string) int {
 	if compression == engine.CompressionZstd {
 		return maxCompressedMessageBytes
 	}
 	return maxMessageBytes
+}
+
+// packedMessageBytes returns the size of a message of packed small files
+// for the codec compression. Compressed packs keep the larger bound of
+// messageBytes: the codec compresses each message on its own, and finds
+// more to share in a larger one.
+func packedMessageBytes(compression string) int {
+	if compression == engine.CompressionNone {
+		return maxPackedMessageBytes
+	}
+	return messageBytes(compression)
 }
 
 // maxMessageOutput is how many bytes of the file one message's ops may

@@ -135,16 +135,26 @@ func TestPackDeltaFromEngine(t *testing.T) {
 
 func TestMessageBytes(t *testing.T) {
 	tests := []struct {
-		codec string
-		want  int
+		codec      string
+		want       int
+		wantPacked int
 	}{
-		{engine.CompressionZstd, engine.ZstdWindow + 16<<10},
-		{engine.CompressionGzip, 1<<20 + 4<<10},
-		{engine.CompressionNone, 1<<20 + 4<<10},
+		{engine.CompressionZstd, engine.ZstdWindow + 16<<10, engine.ZstdWindow + 16<<10},
+		{engine.CompressionGzip, 1<<20 + 4<<10, 1<<20 + 4<<10},
+		{engine.CompressionNone, 1<<20 + 4<<10, 256<<10 + 4<<10},
 	}
 	for _, tt := range tests {
 		if got := messageBytes(tt.codec); got != tt.want {
 			t.Errorf("messageBytes(%q) = %d, want %d", tt.codec, got, tt.want)
+		}
+		got := packedMessageBytes(tt.codec)
+		if got != tt.wantPacked {
+			t.Errorf("packedMessageBytes(%q) = %d, want %d", tt.codec, got, tt.wantPacked)
+		}
+		// A pack holds at least one file of the largest packable size,
+		// with its header, sum and framing.
+		if room := got - maxPackedFileBytes; room < 1<<10 {
+			t.Errorf("packedMessageBytes(%q) leaves %d bytes beside a %d-byte file", tt.codec, room, maxPackedFileBytes)
 		}
 	}
 	// A file of one zstd window travels as one message.

@@ -215,7 +215,7 @@ func (u *uploader) open(ctx context.Context, rpc dirsyncv1connect.SyncServiceCli
 		readerDone: make(chan struct{}),
 		wake:       make(chan struct{}),
 		hash:       sha256.New(),
-		arena:      arena{most: messageBytes(u.c.opts.Compression)},
+		arena:      arena{most: packedMessageBytes(u.c.opts.Compression)},
 	}
 	go s.read()
 	return s
@@ -424,7 +424,7 @@ func (s *upStream) pack(msg *dirsyncv1.UploadRequest, size int) error {
 // makeRoom sends the packed files first if a file of about size bytes
 // would make their message larger than the packer's bound.
 func (s *upStream) makeRoom(size int) error {
-	if len(s.packed) > 0 && s.packedSize+size > messageBytes(s.u.c.opts.Compression) {
+	if len(s.packed) > 0 && s.packedSize+size > packedMessageBytes(s.u.c.opts.Compression) {
 		return s.flushPacked()
 	}
 	return nil
