@@ -28,6 +28,11 @@ type pass struct {
 	// pass over the whole tree; nil in a scoped pass, which does not know
 	// them all. See [pass.needsHash].
 	remoteSizes map[int64]int
+	// filesDone, if set, is called once the files of a plan that changes
+	// something are all answered, before the directories get their
+	// metadata: from then on the pass reads nothing more of the local
+	// tree.
+	filesDone func()
 }
 
 // runPass runs one sync pass over scopes, reduced paths relative to the
@@ -36,9 +41,14 @@ type pass struct {
 // ErrUnavailable when the server could not be reached, only when the pass
 // could not go on; failures of single items are in the Summary.
 func (c *Client) runPass(ctx context.Context, scopes []string, showProgress bool) (Summary, error) {
+	return c.runPassWith(ctx, scopes, showProgress, nil)
+}
+
+// runPassWith is runPass with the hook filesDone of [pass].
+func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress bool, filesDone func()) (Summary, error) {
 	start := time.Now()
 	wire0 := c.wire.Load()
-	p := &pass{c: c, failed: make(map[string]bool)}
+	p := &pass{c: c, failed: make(map[string]bool), filesDone: filesDone}
 	p.sum.Full = scopes == nil
 	err := p.run(ctx, scopes, showProgress)
 	p.bar.finish()
@@ -233,6 +243,9 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 	fileMeta, err := p.sendFiles(ctx, plan.Send)
 	if err != nil {
 		return err
+	}
+	if p.filesDone != nil && !plan.Empty() {
+		p.filesDone()
 	}
 	err = p.apply(ctx, "symlink", plan.Symlink,
 		func(e engine.Entry) *dirsyncv1.Change {

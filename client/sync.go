@@ -21,9 +21,15 @@ const onceAttempts = 8
 // [ErrUnavailable]. Failures of single items do not make an error: they
 // are counted in the Summary.
 func (c *Client) SyncOnce(ctx context.Context) (Summary, error) {
+	return c.syncOnce(ctx, nil)
+}
+
+// syncOnce is SyncOnce, with the hook filesDone of [pass] for each
+// attempt.
+func (c *Client) syncOnce(ctx context.Context, filesDone func()) (Summary, error) {
 	bo := newBackoff(backoffMin, backoffMax)
 	for attempt := 1; ; attempt++ {
-		sum, err := c.runPass(ctx, nil, true)
+		sum, err := c.runPassWith(ctx, nil, true, filesDone)
 		if err == nil || !errors.Is(err, ErrUnavailable) || attempt == onceAttempts {
 			return sum, err
 		}
@@ -45,6 +51,74 @@ func (c *Client) Verify(ctx context.Context) (engine.Plan, error) {
 		return engine.Plan{}, c.classify(err)
 	}
 	return engine.Diff(local, c.rules.Load().filter(remote)), nil
+}
+
+// A Check compares the local tree with the server's after a pass, as
+// [Client.Verify] does, and returns the plan that would still be needed:
+// empty when the server holds a mirror.
+type Check func(ctx context.Context) (engine.Plan, error)
+
+// SyncOnceWithCheck runs SyncOnce and returns, with its summary, the
+// check of its result. When the pass changes something, the rescan of the
+// local tree for the check starts as soon as the pass has sent its files,
+// while the server gives the directories their metadata, and the check
+// fetches the server's listing when it is called: the rescan sees the
+// local tree as it was once the pass had read the last of it, and the
+// listing sees the server's tree with everything the pass did. Otherwise
+// the check scans when it is called, as Verify does.
+func (c *Client) SyncOnceWithCheck(ctx context.Context) (Summary, Check, error) {
+	var rescan *localScan
+	sum, err := c.syncOnce(ctx, func() {
+		rescan.wait() // one started by a failed attempt
+		rescan = c.startScan()
+	})
+	if err != nil {
+		return sum, nil, err
+	}
+	if rescan == nil || !sum.Changed() {
+		// A pass that changed nothing started no rescan; one from an
+		// earlier, failed attempt would predate this pass.
+		return sum, c.Verify, nil
+	}
+	return sum, func(ctx context.Context) (engine.Plan, error) {
+		remote, err := c.fetchManifest(ctx, nil)
+		local, scanErr := rescan.wait()
+		if err != nil {
+			return engine.Plan{}, c.classify(err)
+		}
+		if scanErr != nil {
+			return engine.Plan{}, scanErr
+		}
+		return engine.Diff(local, c.rules.Load().filter(remote)), nil
+	}, nil
+}
+
+// localScan is a scan of the whole local tree running on its own
+// goroutine.
+type localScan struct {
+	done  chan struct{}
+	local engine.Manifest
+	err   error
+}
+
+// startScan starts a scan of the whole local tree.
+func (c *Client) startScan() *localScan {
+	s := &localScan{done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.local, _, s.err = c.scanLocal(nil)
+	}()
+	return s
+}
+
+// wait waits for the scan to end and returns its manifest. A nil scan
+// returns nothing.
+func (s *localScan) wait() (engine.Manifest, error) {
+	if s == nil {
+		return nil, nil
+	}
+	<-s.done
+	return s.local, s.err
 }
 
 // WritePlan writes plan to w, one entry per line with an action word:

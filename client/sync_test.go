@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -317,5 +320,89 @@ func TestPackedFilesSurviveArenaReuse(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.messages < 10 {
 		t.Errorf("%d upload messages: too few for the arena to be reused", f.messages)
+	}
+}
+
+func TestSyncOnceWithCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		// presync syncs the tree before the pass under test.
+		presync bool
+		// duringUpload changes the local tree while the first Upload
+		// stream is open, after the pass has scanned it.
+		duringUpload func(t *testing.T, dir string)
+		// beforeCheck changes the local tree after the pass, before the
+		// check is called.
+		beforeCheck func(t *testing.T, dir string)
+		wantSend    []string
+	}{
+		{name: "mirrored after an initial pass"},
+		{name: "nothing to change", presync: true},
+		{
+			name: "file added during the upload",
+			duringUpload: func(t *testing.T, dir string) {
+				writeFile(t, dir, "d/late.txt", []byte("written while the pass uploads"))
+			},
+			wantSend: []string{"d/late.txt"},
+		},
+		{
+			name:    "file added after a pass that changed nothing",
+			presync: true,
+			beforeCheck: func(t *testing.T, dir string) {
+				writeFile(t, dir, "late.txt", []byte("written after the pass"))
+			},
+			wantSend: []string{"late.txt"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for i := range 30 {
+				writeFile(t, dir, fmt.Sprintf("d/%d/f.txt", i%5), randomBytes(uint64(i), 2000+i))
+				writeFile(t, dir, fmt.Sprintf("d/g%d.txt", i), randomBytes(uint64(100+i), 300))
+			}
+			fs := newFakeServer()
+			var once sync.Once
+			fs.middleware = func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if tt.duringUpload != nil && strings.HasSuffix(r.URL.Path, "/Upload") {
+						once.Do(func() { tt.duringUpload(t, dir) })
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			c := fs.serve(t, dir, nil)
+			if tt.presync {
+				syncOK(t, c)
+			}
+			ctx := context.Background()
+			sum, check, err := c.SyncOnceWithCheck(ctx)
+			if err != nil {
+				t.Fatalf("SyncOnceWithCheck: %v", err)
+			}
+			if sum.Failed != 0 {
+				t.Fatalf("%d failed: %q", sum.Failed, sum.FailedPaths)
+			}
+			if tt.presync == sum.Changed() {
+				t.Errorf("pass changed something: %v, want %v", sum.Changed(), !tt.presync)
+			}
+			if tt.beforeCheck != nil {
+				tt.beforeCheck(t, dir)
+			}
+			plan, err := check(ctx)
+			if err != nil {
+				t.Fatalf("check: %v", err)
+			}
+			var send []string
+			for _, fc := range plan.Send {
+				send = append(send, fc.Local.Path)
+			}
+			if !slices.Equal(send, tt.wantSend) {
+				t.Errorf("check would send %q, want %q (plan %v)", send, tt.wantSend, plan)
+			}
+			if len(tt.wantSend) == 0 && !plan.Empty() {
+				t.Errorf("check plan %v, want empty", plan)
+			}
+		})
 	}
 }

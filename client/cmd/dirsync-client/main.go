@@ -260,7 +260,7 @@ func dryRunCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout i
 
 // onceCmd syncs once and verifies the mirror.
 func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.Writer) int {
-	sum, err := c.SyncOnce(ctx)
+	sum, check, err := c.SyncOnceWithCheck(ctx)
 	if err != nil {
 		return failed(log, "sync failed", err)
 	}
@@ -270,7 +270,7 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 		log.Info("verified: the server holds a mirror; nothing needed changing")
 		return exitOK
 	}
-	plan, err := c.Verify(ctx)
+	plan, err := check(ctx)
 	if err != nil {
 		return failed(log, "verify failed", err)
 	}
