@@ -148,7 +148,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		server   = fset.String("server", envString("DIRSYNC_SERVER", client.DefaultServerURL), "server base `URL`: http:// for cleartext HTTP/2, https:// for TLS")
 		once     = fset.Bool("once", false, "sync once, verify the mirror and exit (see exit codes)")
 		dryRun   = fset.Bool("dry-run", false, "print what a sync would change, change nothing, exit")
-		compress = fset.String("compress", envString("DIRSYNC_COMPRESS", client.DefaultCompression), "compression of what the client sends: none, gzip or zstd (larger answers come in zstd whatever the choice)")
+		compress = fset.String("compress", envString("DIRSYNC_COMPRESS", client.DefaultCompression), "compression of what the client sends: none, gzip or zstd (the server's listings come in zstd whatever the choice; answers to uploads come in the uploads' codec)")
 		logLevel = fset.String("log-level", envString("DIRSYNC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error")
 		showVer  = fset.Bool("version", false, "print the version and exit")
 		excludes stringList
