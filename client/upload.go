@@ -64,9 +64,16 @@ type uploader struct {
 func (u *uploader) run(ctx context.Context, jobs []*uploadJob) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Every job is queued at once, so that a worker finds its next file
-	// at hand and packs small files together; see [upStream.pack].
+	// Every job is queued before the workers start, so that a worker
+	// always finds its next file at hand and packs small files together
+	// (see [upStream.pack]) whatever the scheduler does: queued while the
+	// workers ran, a loaded machine could leave the queue empty for a
+	// moment and make a worker send a pack early.
 	ch := make(chan *uploadJob, len(jobs))
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
 	n := min(u.c.opts.Concurrency, len(jobs))
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -77,15 +84,6 @@ func (u *uploader) run(ctx context.Context, jobs []*uploadJob) error {
 			}
 		})
 	}
-feed:
-	for _, j := range jobs {
-		select {
-		case ch <- j:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(ch)
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -105,6 +103,13 @@ feed:
 func (u *uploader) worker(ctx context.Context, jobs <-chan *uploadJob) error {
 	var s *upStream
 	for {
+		if err := ctx.Err(); err != nil {
+			// Every job is queued from the start: stop taking them.
+			if s != nil {
+				s.close()
+			}
+			return err
+		}
 		var job *uploadJob
 		var ok bool
 		select {
