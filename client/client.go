@@ -92,16 +92,18 @@ func New(opts Options) (*Client, error) {
 	}
 	c.rpc = dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL,
 		append(slices.Clip(base), compressionOptions(opts.Compression)...)...)
-	raw := dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL,
-		append(slices.Clip(base), uncompressedUploadOptions()...)...)
+	raw := func() dirsyncv1connect.SyncServiceClient {
+		return dirsyncv1connect.NewSyncServiceClient(c.http, opts.ServerURL,
+			append(slices.Clip(base), uncompressedUploadOptions()...)...)
+	}
 	c.rpcUpload = c.rpc
 	switch opts.Compression {
 	case engine.CompressionNone:
-		c.rpcUpload = raw
+		c.rpcUpload = raw()
 	case engine.CompressionZstd:
 		// For the streams of large files, whose literals the client
 		// compresses itself (see [upStream.selfCompress]).
-		c.rpcRaw = raw
+		c.rpcRaw = raw()
 	}
 	if _, err := c.reloadIgnore(); err != nil {
 		return nil, err
