@@ -97,7 +97,7 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		protect = append(protect, se.Path)
 		p.fail(se.Path, "scan", se.Err)
 	}
-	plan := engine.Diff(local, c.rules.Load().filter(remote))
+	plan := c.planAgainst(local, remote)
 	plan.Delete = deletable(plan.Delete, protect)
 	if c.opts.DryRun {
 		p.sum.DryRun = true

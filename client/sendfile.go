@@ -73,14 +73,10 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 		offset = resume.GetOffset()
 	}
 
-	cost := min(job.local.Size-offset, maxInflightBytes)
-	if err := s.acquire(ctx, cost); err != nil {
-		s.u.done(uploadResult{job: job, err: err})
+	fl, err := s.admit(ctx, job, min(job.local.Size-offset, maxInflightBytes))
+	if err != nil {
 		return err
 	}
-	fl := &inflight{job: job, cost: cost}
-	// acquire leaves room in fifo: it holds at most maxInflightFiles.
-	s.fifo <- fl
 
 	if sig == nil && offset == 0 && !s.selfCompress && job.local.Size <= maxPackedFileBytes {
 		// A small file whose delta base could not be had.
@@ -196,13 +192,10 @@ func (s *upStream) sendSmall(ctx context.Context, job *uploadJob) error {
 		s.u.done(uploadResult{job: job, err: err})
 		return nil
 	}
-	if err := s.acquire(ctx, job.local.Size); err != nil {
-		s.u.done(uploadResult{job: job, err: err})
+	fl, err := s.admit(ctx, job, job.local.Size)
+	if err != nil {
 		return err
 	}
-	fl := &inflight{job: job, cost: job.local.Size}
-	// acquire leaves room in fifo: it holds at most maxInflightFiles.
-	s.fifo <- fl
 	s.hash.Reset()
 	return s.sendPacked(fl, job, &dirsyncv1.UploadHeader{Entry: entryToProto(job.local)}, f, s.hash)
 }

@@ -50,7 +50,13 @@ func (c *Client) Verify(ctx context.Context) (engine.Plan, error) {
 	if err != nil {
 		return engine.Plan{}, c.classify(err)
 	}
-	return engine.Diff(local, c.rules.Load().filter(remote)), nil
+	return c.planAgainst(local, remote), nil
+}
+
+// planAgainst returns the plan that makes the server's manifest remote,
+// less what the ignore rules leave out, equal to local.
+func (c *Client) planAgainst(local, remote engine.Manifest) engine.Plan {
+	return engine.Diff(local, c.rules.Load().filter(remote))
 }
 
 // A Check compares the local tree with the server's after a pass, as
@@ -89,7 +95,7 @@ func (c *Client) SyncOnceWithCheck(ctx context.Context) (Summary, Check, error) 
 		if scanErr != nil {
 			return engine.Plan{}, scanErr
 		}
-		return engine.Diff(local, c.rules.Load().filter(remote)), nil
+		return c.planAgainst(local, remote), nil
 	}, nil
 }
 

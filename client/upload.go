@@ -276,6 +276,20 @@ type inflight struct {
 	localErr error
 }
 
+// admit takes job onto the stream, costing cost bytes of its budget, and
+// queues it for its answer; an error, reported for the job too, means the
+// stream or the pass is over.
+func (s *upStream) admit(ctx context.Context, job *uploadJob, cost int64) (*inflight, error) {
+	if err := s.acquire(ctx, cost); err != nil {
+		s.u.done(uploadResult{job: job, err: err})
+		return nil, err
+	}
+	fl := &inflight{job: job, cost: cost}
+	// acquire leaves room in fifo: it holds at most maxInflightFiles.
+	s.fifo <- fl
+	return fl, nil
+}
+
 // acquire waits until the stream may take one more file costing cost bytes.
 // Before it waits, it sends the packed files, which may be the ones
 // holding the budget.
