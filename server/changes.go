@@ -61,9 +61,7 @@ func (s *Server) applyChange(ctx context.Context, dirs *dirCache, ch *dirsyncv1.
 		err = s.mutateEntry(ctx, dirs, a.MakeDirectory, engine.TypeDir, true, s.makeDirectory)
 	case *dirsyncv1.Change_Symlink:
 		op, rel = "symlink", a.Symlink.GetPath()
-		err = s.mutateEntry(ctx, dirs, a.Symlink, engine.TypeSymlink, true, func(_ *os.Root, e engine.Entry) error {
-			return s.makeSymlink(e)
-		})
+		err = s.mutateEntry(ctx, dirs, a.Symlink, engine.TypeSymlink, true, s.makeSymlink)
 	case *dirsyncv1.Change_SetMetadata:
 		op, rel = "set metadata", a.SetMetadata.GetPath()
 		err = s.mutateEntry(ctx, dirs, a.SetMetadata, 0, false, s.setMetadata)
@@ -194,10 +192,18 @@ func (s *Server) makeDirectory(parent *os.Root, e engine.Entry) error {
 	return nil
 }
 
-// makeSymlink makes e.Path a symlink to e.LinkTarget, replacing whatever is
-// there, a directory tree included. The target is stored verbatim and
-// never followed, so it may point anywhere or nowhere.
-func (s *Server) makeSymlink(e engine.Entry) error {
+// makeSymlink makes e.Path, in its parent directory parent, a symlink to
+// e.LinkTarget, replacing whatever is there, a directory tree included.
+// The target is stored verbatim and never followed, so it may point
+// anywhere or nowhere.
+//
+// A symlink at a free name is made in place, and durable with the
+// kernel's writeback unless Options.SyncNewFiles is set, as a new file is
+// (see [Server.placeNew]): syncing its directory cost 1-2 ms per symlink
+// right after an initial sync had written 200 MB, 23-38 ms for the 20
+// symlinks of a 20,000-file tree. One that replaces an entry is made
+// under a temporary name and renamed over it, and its directory synced.
+func (s *Server) makeSymlink(parent *os.Root, e engine.Entry) error {
 	switch {
 	case e.LinkTarget == "":
 		return invalidf("symlink %q: empty link target", e.Path)
@@ -206,8 +212,17 @@ func (s *Server) makeSymlink(e engine.Entry) error {
 	case len(e.LinkTarget) > maxLinkTarget:
 		return invalidf("symlink %q: link target of %d bytes, at most %d allowed", e.Path, len(e.LinkTarget), maxLinkTarget)
 	}
-	if info, err := s.root.Lstat(e.Path); err == nil && info.Mode().Type() == fs.ModeSymlink {
-		if target, err := s.root.Readlink(e.Path); err == nil && target == e.LinkTarget {
+	name := path.Base(e.Path)
+	info, err := parent.Lstat(name)
+	switch {
+	case err == nil && info.Mode().Type() == fs.ModeSymlink:
+		if target, err := parent.Readlink(name); err == nil && target == e.LinkTarget {
+			return nil
+		}
+	case errors.Is(err, fs.ErrNotExist) && !s.syncNewFiles:
+		// Fails if the name was taken since: then replace what is there.
+		if err := parent.Symlink(e.LinkTarget, name); err == nil {
+			s.stats.changed()
 			return nil
 		}
 	}

@@ -290,3 +290,57 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestSymlinkDurability checks that a symlink at a free name is made in
+// place without a sync, like a new file, unless SyncNewFiles asks for one,
+// and that one replacing an entry is renamed over it and synced.
+func TestSymlinkDurability(t *testing.T) {
+	cases := []struct {
+		name      string
+		existing  string // "", "file", "other" (a symlink to elsewhere) or "same"
+		syncNew   bool
+		wantSyncs int64
+	}{
+		{name: "new", wantSyncs: 0},
+		{name: "new with SyncNewFiles", syncNew: true, wantSyncs: 1},
+		{name: "new in a new directory", wantSyncs: 0},
+		{name: "replaces a file", existing: "file", wantSyncs: 1},
+		{name: "replaces another symlink", existing: "other", wantSyncs: 1},
+		{name: "already there", existing: "same", wantSyncs: 0},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			rel := "d/link"
+			if tt.name == "new in a new directory" {
+				rel = "new/deep/link" // the server makes new and new/deep
+			} else if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(root, filepath.FromSlash(rel))
+			switch tt.existing {
+			case "file":
+				writeFile(t, root, rel, []byte("old"))
+			case "other", "same":
+				target := "elsewhere"
+				if tt.existing == "same" {
+					target = "../target"
+				}
+				if err := os.Symlink(target, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := newEnvOpts(t, root, protocols[0], Options{SyncNewFiles: tt.syncNew})
+			if r := env.applyChanges(t, symlinkChange(rel, "../target")); r[0].GetCode() != 0 {
+				t.Fatalf("symlink: %s %q", codeName(r[0].GetCode()), r[0].GetMessage())
+			}
+			if got, err := os.Readlink(p); err != nil || got != "../target" {
+				t.Errorf("%s -> %q, %v; want ../target", rel, got, err)
+			}
+			assertNoTempFiles(t, root)
+			if got := env.srv.stats.durableSyncs.Load(); got != tt.wantSyncs {
+				t.Errorf("%d syncs waited for, want %d", got, tt.wantSyncs)
+			}
+		})
+	}
+}

@@ -16,8 +16,10 @@ type stats struct {
 	dedupSavedBytes atomic.Int64
 	failures        atomic.Int64
 	lastChangeNs    atomic.Int64 // Unix nanoseconds; 0 until the first change
-	// durableSyncs counts the syncs that group commits waited for:
-	// shared syncfs rounds, and fsyncs of single files and directories.
+	// durableSyncs counts the syncs the server waited for before
+	// answering: shared syncfs rounds, and fsyncs of single files and
+	// directories (for group commits, copied content, deletions and
+	// replaced symlinks).
 	durableSyncs atomic.Int64
 }
 

@@ -94,6 +94,7 @@ func (s *Server) commitFile(f *os.File, tmp, rel string, mode uint32, mtimeNs in
 	if err := s.root.Chtimes(tmp, time.Time{}, time.Unix(0, mtimeNs)); err != nil {
 		return content{}, fmt.Errorf("set mtime of %q: %w", rel, err)
 	}
+	s.stats.durableSyncs.Add(1)
 	if err := f.Sync(); err != nil {
 		return content{}, fmt.Errorf("sync %q: %w", rel, err)
 	}
@@ -176,6 +177,7 @@ func (s *Server) syncDir(dir string) error {
 	if name == "" {
 		name = "."
 	}
+	s.stats.durableSyncs.Add(1)
 	return syncIn(s.root, name, dir)
 }
 

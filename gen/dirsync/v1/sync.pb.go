@@ -267,8 +267,8 @@ type StatusResponse struct {
 	// an entry is fsynced before its rename; a file with a new name is left
 	// to the kernel's writeback.
 	SyncNewFiles bool `protobuf:"varint,17,opt,name=sync_new_files,json=syncNewFiles,proto3" json:"sync_new_files,omitempty"`
-	// Syncs that uploads waited for since start: shared syncfs rounds, and
-	// fsyncs of single files and directories.
+	// Syncs that the server waited for before answering, since start:
+	// shared syncfs rounds, and fsyncs of single files and directories.
 	DurableSyncs  int64 `protobuf:"varint,18,opt,name=durable_syncs,json=durableSyncs,proto3" json:"durable_syncs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
