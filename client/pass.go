@@ -28,11 +28,24 @@ type pass struct {
 	// pass over the whole tree; nil in a scoped pass, which does not know
 	// them all. See [pass.needsHash].
 	remoteSizes map[int64]int
+	hooks       passHooks
+	// scanned is the manifest the pass's scan made.
+	scanned engine.Manifest
+}
+
+// passHooks are what a caller may add to a pass; the zero value adds
+// nothing.
+type passHooks struct {
+	// beforeList, if set, is called with the relative path of each
+	// directory the pass's scan of the whole tree lists, just before it
+	// lists it, possibly from several goroutines at once (see
+	// engine.ScanOptions.BeforeList).
+	beforeList func(rel string)
 	// filesDone, if set, is called once the files of a plan that changes
 	// something are all answered, before the directories get their
-	// metadata: from then on the pass reads nothing more of the local
-	// tree.
-	filesDone func()
+	// metadata, with the manifest the pass's scan made: from then on the
+	// pass reads nothing more of the local tree.
+	filesDone func(scanned engine.Manifest)
 }
 
 // runPass runs one sync pass over scopes, reduced paths relative to the
@@ -41,14 +54,14 @@ type pass struct {
 // ErrUnavailable when the server could not be reached, only when the pass
 // could not go on; failures of single items are in the Summary.
 func (c *Client) runPass(ctx context.Context, scopes []string, showProgress bool) (Summary, error) {
-	return c.runPassWith(ctx, scopes, showProgress, nil)
+	return c.runPassWith(ctx, scopes, showProgress, passHooks{})
 }
 
-// runPassWith is runPass with the hook filesDone of [pass].
-func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress bool, filesDone func()) (Summary, error) {
+// runPassWith is runPass with hooks.
+func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress bool, hooks passHooks) (Summary, error) {
 	start := time.Now()
 	wire0 := c.wire.Load()
-	p := &pass{c: c, failed: make(map[string]bool), filesDone: filesDone}
+	p := &pass{c: c, failed: make(map[string]bool), hooks: hooks}
 	p.sum.Full = scopes == nil
 	err := p.run(ctx, scopes, showProgress)
 	p.bar.finish()
@@ -84,10 +97,11 @@ func (c *Client) classify(err error) error {
 // run scans, diffs and applies.
 func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) error {
 	c := p.c
-	local, scanErrs, remote, err := c.scanAndFetch(ctx, scopes)
+	local, scanErrs, remote, err := c.scanAndFetch(ctx, scopes, p.hooks.beforeList)
 	if err != nil {
 		return err
 	}
+	p.scanned = local
 	var protect []string
 	for _, se := range scanErrs {
 		if errors.Is(se.Err, engine.ErrUnsupportedType) || errors.Is(se.Err, engine.ErrInvalidPath) {
@@ -132,8 +146,9 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 
 // scanAndFetch scans the local scopes (nil for the whole tree) and fetches
 // the server's manifest of them at the same time: the two take about as
-// long on a tree of 20,000 files, and neither needs the other.
-func (c *Client) scanAndFetch(ctx context.Context, scopes []string) (local engine.Manifest, scanErrs []engine.ScanError, remote engine.Manifest, err error) {
+// long on a tree of 20,000 files, and neither needs the other. A scan of
+// the whole tree calls beforeList, if set, before it lists each directory.
+func (c *Client) scanAndFetch(ctx context.Context, scopes []string, beforeList func(rel string)) (local engine.Manifest, scanErrs []engine.ScanError, remote engine.Manifest, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fetchErr error
@@ -142,7 +157,7 @@ func (c *Client) scanAndFetch(ctx context.Context, scopes []string) (local engin
 		defer close(fetched)
 		remote, fetchErr = c.fetchManifest(ctx, scopes)
 	}()
-	local, scanErrs, err = c.scanLocal(scopes)
+	local, scanErrs, err = c.scanLocal(scopes, beforeList)
 	if err != nil {
 		cancel()
 		<-fetched
@@ -155,10 +170,12 @@ func (c *Client) scanAndFetch(ctx context.Context, scopes []string) (local engin
 	return local, scanErrs, remote, nil
 }
 
-// scanLocal scans the whole tree (scopes nil) or the given scopes.
-func (c *Client) scanLocal(scopes []string) (engine.Manifest, []engine.ScanError, error) {
+// scanLocal scans the whole tree (scopes nil), calling beforeList, if set,
+// before it lists each directory, or the given scopes.
+func (c *Client) scanLocal(scopes []string, beforeList func(rel string)) (engine.Manifest, []engine.ScanError, error) {
 	opts := c.scanOptions()
 	if scopes == nil {
+		opts.BeforeList = beforeList
 		m, errs, err := engine.Scan(c.opts.Dir, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("scan: %w", err)
@@ -244,8 +261,8 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 	if err != nil {
 		return err
 	}
-	if p.filesDone != nil && !plan.Empty() {
-		p.filesDone()
+	if p.hooks.filesDone != nil && !plan.Empty() {
+		p.hooks.filesDone(p.scanned)
 	}
 	err = p.apply(ctx, "symlink", plan.Symlink,
 		func(e engine.Entry) *dirsyncv1.Change {

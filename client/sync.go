@@ -21,15 +21,14 @@ const onceAttempts = 8
 // [ErrUnavailable]. Failures of single items do not make an error: they
 // are counted in the Summary.
 func (c *Client) SyncOnce(ctx context.Context) (Summary, error) {
-	return c.syncOnce(ctx, nil)
+	return c.syncOnce(ctx, passHooks{})
 }
 
-// syncOnce is SyncOnce, with the hook filesDone of [pass] for each
-// attempt.
-func (c *Client) syncOnce(ctx context.Context, filesDone func()) (Summary, error) {
+// syncOnce is SyncOnce, with hooks for each attempt's pass.
+func (c *Client) syncOnce(ctx context.Context, hooks passHooks) (Summary, error) {
 	bo := newBackoff(backoffMin, backoffMax)
 	for attempt := 1; ; attempt++ {
-		sum, err := c.runPassWith(ctx, nil, true, filesDone)
+		sum, err := c.runPassWith(ctx, nil, true, hooks)
 		if err == nil || !errors.Is(err, ErrUnavailable) || attempt == onceAttempts {
 			return sum, err
 		}
@@ -46,7 +45,7 @@ func (c *Client) syncOnce(ctx context.Context, filesDone func()) (Summary, error
 // mirror. It changes nothing. The error wraps [ErrUnavailable] when the
 // server cannot be reached.
 func (c *Client) Verify(ctx context.Context) (engine.Plan, error) {
-	local, _, remote, err := c.scanAndFetch(ctx, nil)
+	local, _, remote, err := c.scanAndFetch(ctx, nil, nil)
 	if err != nil {
 		return engine.Plan{}, c.classify(err)
 	}
@@ -65,30 +64,55 @@ func (c *Client) planAgainst(local, remote engine.Manifest) engine.Plan {
 type Check func(ctx context.Context) (engine.Plan, error)
 
 // SyncOnceWithCheck runs SyncOnce and returns, with its summary, the
-// check of its result. When the pass changes something, the rescan of the
-// local tree for the check starts as soon as the pass has sent its files,
-// while the server gives the directories their metadata, and the check
-// fetches the server's listing when it is called: the rescan sees the
-// local tree as it was once the pass had read the last of it, and the
-// listing sees the server's tree with everything the pass did. Otherwise
-// the check scans when it is called, as Verify does.
+// check of its result.
+//
+// When the pass changes something, the check compares the server's
+// listing, fetched when it is called, with the local tree as it was once
+// the pass had read the last of it. Where the system can (see
+// [treeGuard]), the pass's scan has each directory watched before it
+// lists it, and while nothing has changed since, that tree is the pass's
+// own scan; otherwise a rescan starts as soon as the pass has sent its
+// files, while the server gives the directories their metadata, or when a
+// change shows up later. When the pass changes nothing, the check scans
+// when it is called, as Verify does.
 func (c *Client) SyncOnceWithCheck(ctx context.Context) (Summary, Check, error) {
-	var rescan *localScan
-	sum, err := c.syncOnce(ctx, func() {
-		rescan.wait() // one started by a failed attempt
-		rescan = c.startScan()
+	guard := newTreeGuard(c.opts.Dir)
+	var (
+		scanned engine.Manifest
+		rescan  *localScan
+	)
+	sum, err := c.syncOnce(ctx, passHooks{
+		beforeList: guard.watch,
+		filesDone: func(m engine.Manifest) {
+			rescan.wait() // one started by a failed attempt
+			scanned, rescan = m, nil
+			if !guard.quiet() {
+				rescan = c.startScan()
+			}
+		},
 	})
-	if err != nil {
-		return sum, nil, err
-	}
-	if rescan == nil || !sum.Changed() {
-		// A pass that changed nothing started no rescan; one from an
+	if err != nil || scanned == nil || !sum.Changed() {
+		// A pass that changed nothing handed over no scan; one from an
 		// earlier, failed attempt would predate this pass.
+		rescan.wait()
+		guard.close()
+		if err != nil {
+			return sum, nil, err
+		}
 		return sum, c.Verify, nil
 	}
 	return sum, func(ctx context.Context) (engine.Plan, error) {
+		defer guard.close()
 		remote, err := c.fetchManifest(ctx, nil)
-		local, scanErr := rescan.wait()
+		if rescan == nil && !guard.quiet() {
+			c.log.Debug("the local tree changed during the pass; rescanning it for the check")
+			rescan = c.startScan()
+		}
+		local := scanned
+		var scanErr error
+		if rescan != nil {
+			local, scanErr = rescan.wait()
+		}
 		if err != nil {
 			return engine.Plan{}, c.classify(err)
 		}
@@ -112,7 +136,7 @@ func (c *Client) startScan() *localScan {
 	s := &localScan{done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		s.local, _, s.err = c.scanLocal(nil)
+		s.local, _, s.err = c.scanLocal(nil, nil)
 	}()
 	return s
 }

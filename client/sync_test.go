@@ -349,6 +349,15 @@ func TestSyncOnceWithCheck(t *testing.T) {
 			wantSend: []string{"d/late.txt"},
 		},
 		{
+			// The pass's own scan stands for the local tree only while
+			// nothing has changed since.
+			name: "file changed after a pass that changed something",
+			beforeCheck: func(t *testing.T, dir string) {
+				writeFile(t, dir, "d/g7.txt", []byte("rewritten after the pass"))
+			},
+			wantSend: []string{"d/g7.txt"},
+		},
+		{
 			name:    "file added after a pass that changed nothing",
 			presync: true,
 			beforeCheck: func(t *testing.T, dir string) {

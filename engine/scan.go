@@ -36,6 +36,13 @@ type ScanOptions struct {
 	// lookup: on a tree of 20,000 files 5 levels deep it used about 15%
 	// less CPU than a scan by path.
 	Contained bool
+	// BeforeList, if set, is called with the relative path of each
+	// directory ("" for the root) just before the scan lists it, from
+	// the goroutine that lists it (so concurrently when Workers is above
+	// 1). A caller that starts watching each directory there, as the
+	// client's check after a pass does, learns of every change made in
+	// the tree after the scan read it.
+	BeforeList func(rel string)
 }
 
 // DefaultScanWorkers is the Workers that the client's scans and the
@@ -257,6 +264,9 @@ func (s *scanner) fail(rel string, err error) {
 // walk lists the contents of the directory dir ("" for the root), open as
 // d, recursively.
 func (s *scanner) walk(dir string, d scanDir) {
+	if s.opts.BeforeList != nil {
+		s.opts.BeforeList(dir)
+	}
 	ents, err := d.readDir()
 	if err != nil {
 		// Keep what could be read.
