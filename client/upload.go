@@ -69,12 +69,13 @@ func (u *uploader) run(ctx context.Context, jobs []*uploadJob) error {
 	// (see [upStream.pack]) whatever the scheduler does: queued while the
 	// workers ran, a loaded machine could leave the queue empty for a
 	// moment and make a worker send a pack early.
-	ch := make(chan *uploadJob, len(jobs))
-	for _, j := range jobs {
-		ch <- j
+	batches := dirBatches(jobs)
+	ch := make(chan []*uploadJob, len(batches))
+	for _, b := range batches {
+		ch <- b
 	}
 	close(ch)
-	n := min(u.c.opts.Concurrency, len(jobs))
+	n := min(u.c.opts.Concurrency, len(batches))
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -98,10 +99,48 @@ func (u *uploader) run(ctx context.Context, jobs []*uploadJob) error {
 	return nil
 }
 
-// worker takes jobs and sends them on one stream, opening another one if
-// the stream fails for a reason that is not the connection's.
-func (u *uploader) worker(ctx context.Context, jobs <-chan *uploadJob) error {
-	var s *upStream
+// Bounds of a batch of [dirBatches].
+const (
+	batchFiles = 64
+	batchBytes = 1 << 20
+)
+
+// dirBatches splits jobs, in path order, into the batches the workers take
+// one at a time: runs of files of one directory, of at most batchFiles
+// files and about batchBytes bytes. Workers that took single files from
+// one queue sent the files of a directory on all the streams at once, and
+// the server then created them from as many goroutines in the same
+// directory, which the kernel serialises on the directory's lock; with
+// batches, the streams mostly write to different directories. The bounds
+// keep a large directory spread over the streams.
+func dirBatches(jobs []*uploadJob) [][]*uploadJob {
+	var (
+		out   [][]*uploadJob
+		start int
+		size  int64
+	)
+	for i, j := range jobs {
+		if i > start && (i-start >= batchFiles || size >= batchBytes ||
+			engine.ParentPath(j.local.Path) != engine.ParentPath(jobs[start].local.Path)) {
+			out = append(out, jobs[start:i])
+			start, size = i, 0
+		}
+		size += j.local.Size
+	}
+	if start < len(jobs) {
+		out = append(out, jobs[start:])
+	}
+	return out
+}
+
+// worker takes batches of jobs and sends their files on one stream,
+// opening another one if the stream fails for a reason that is not the
+// connection's.
+func (u *uploader) worker(ctx context.Context, batches <-chan []*uploadJob) error {
+	var (
+		s     *upStream
+		batch []*uploadJob
+	)
 	for {
 		if err := ctx.Err(); err != nil {
 			// Every job is queued from the start: stop taking them.
@@ -110,36 +149,40 @@ func (u *uploader) worker(ctx context.Context, jobs <-chan *uploadJob) error {
 			}
 			return err
 		}
-		var job *uploadJob
-		var ok bool
-		select {
-		case job, ok = <-jobs:
-		default:
-			// No next file at hand: send what is packed before waiting.
-			if s != nil {
-				if err := s.flushPacked(); err != nil {
-					serr := s.close()
-					s = nil
-					if err := u.settle(ctx, serr, err); err != nil {
-						return err
+		if len(batch) == 0 {
+			var ok bool
+			select {
+			case batch, ok = <-batches:
+			default:
+				// No next file at hand: send what is packed before
+				// waiting.
+				if s != nil {
+					if err := s.flushPacked(); err != nil {
+						serr := s.close()
+						s = nil
+						if err := u.settle(ctx, serr, err); err != nil {
+							return err
+						}
 					}
 				}
-			}
-			select {
-			case <-ctx.Done():
-				if s != nil {
-					s.close()
+				select {
+				case <-ctx.Done():
+					if s != nil {
+						s.close()
+					}
+					return ctx.Err()
+				case batch, ok = <-batches:
 				}
-				return ctx.Err()
-			case job, ok = <-jobs:
+			}
+			if !ok {
+				if s == nil {
+					return nil
+				}
+				return u.settle(ctx, s.close(), nil)
 			}
 		}
-		if !ok {
-			if s == nil {
-				return nil
-			}
-			return u.settle(ctx, s.close(), nil)
-		}
+		job := batch[0]
+		batch = batch[1:]
 		if u.selfCompressed(job) {
 			// A stream of its own, without message compression; the
 			// current one stays open for the files that follow.
