@@ -237,27 +237,33 @@ func (c *Client) scopeParents(scopes []string) []engine.Entry {
 	return out
 }
 
-// execute applies plan in the protocol's order, with one change: only the
-// deletions that make room for a new entry come first; the others wait
+// execute applies plan in the protocol's order, with two changes: only
+// the deletions that make room for a new entry come first; the others wait
 // until the contents are in place, so that a file moved or renamed locally
 // is copied on the server from its old place (copy_content) before that
-// place is deleted. Then metadata, deepest first. extraMeta are more
-// directories whose metadata to set.
+// place is deleted. And the directories the server does not make for the
+// files (see [splitMkdir]) are made while the files go. Then metadata,
+// deepest first. extraMeta are more directories whose metadata to set.
 func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine.Entry) error {
 	early, late := splitDeletes(plan)
 	if err := p.delete(ctx, early); err != nil {
 		return err
 	}
 	explicit, implied := splitMkdir(plan)
-	err := p.apply(ctx, "mkdir", explicit,
-		func(e engine.Entry) *dirsyncv1.Change {
-			return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeDirectory{MakeDirectory: entryToProto(e)}}
-		},
-		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Directories++ })
-	if err != nil {
-		return err
-	}
+	// The directories made explicitly hold no file or symlink of the
+	// plan, so they are made while the files go, not in a round before.
+	mkdirDone := make(chan error, 1)
+	go func() {
+		mkdirDone <- p.apply(ctx, "mkdir", explicit,
+			func(e engine.Entry) *dirsyncv1.Change {
+				return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeDirectory{MakeDirectory: entryToProto(e)}}
+			},
+			func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Directories++ })
+	}()
 	fileMeta, err := p.sendFiles(ctx, plan.Send)
+	if mkdirErr := <-mkdirDone; err == nil {
+		err = mkdirErr
+	}
 	if err != nil {
 		return err
 	}
@@ -289,12 +295,13 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 		})
 }
 
-// splitMkdir splits the directories plan makes into those to make before
-// the contents go (explicit) and those the server makes itself, with mode
-// 0755, when it writes a file or symlink below them (implied): every new
-// directory is in SetMeta, which gives it its mode and mtime afterwards.
-// So a tree of new directories costs no round of its own, and a directory
-// whose mode denies writing is made so only once its contents are in.
+// splitMkdir splits the directories plan makes into those to make
+// explicitly, which hold no file or symlink of the plan at any depth, and
+// those the server makes itself, with mode 0755, when it writes a file or
+// symlink below them (implied): every new directory is in SetMeta, which
+// gives it its mode and mtime afterwards. So a tree of new directories
+// costs no round of its own, and a directory whose mode denies writing is
+// made so only once its contents are in.
 func splitMkdir(plan engine.Plan) (explicit []engine.Entry, implied map[string]bool) {
 	if len(plan.Mkdir) == 0 {
 		return nil, nil
