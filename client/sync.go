@@ -74,7 +74,8 @@ type Check func(ctx context.Context) (engine.Plan, error)
 // own scan; otherwise a rescan starts as soon as the pass has sent its
 // files, while the server gives the directories their metadata, or when a
 // change shows up later. When the pass changes nothing, the check scans
-// when it is called, as Verify does.
+// when it is called, as Verify does. A check holds its watches until it
+// is called: call it once.
 func (c *Client) SyncOnceWithCheck(ctx context.Context) (Summary, Check, error) {
 	guard := newTreeGuard(c.opts.Dir)
 	var (
