@@ -4,7 +4,6 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,10 +35,11 @@ const treeGuardMask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE |
 // gone or replaced meanwhile) is never quiet. The zero of *treeGuard, nil,
 // is never quiet either, and all its methods may be called.
 type treeGuard struct {
-	root    string
-	fd      int
-	tripped atomic.Bool
-	mu      sync.Mutex // guards fd's closing against watch and quiet
+	root string
+	fd   int
+	mu   sync.Mutex // guards the fields below, and fd against its closing
+	// tripped is set once the guard can no longer vouch for the tree.
+	tripped bool
 	closed  bool
 }
 
@@ -56,12 +56,12 @@ func newTreeGuard(root string) *treeGuard {
 // watch watches the directory rel ("" for the root). Once the guard has
 // tripped, it does nothing: the check rescans anyway.
 func (g *treeGuard) watch(rel string) {
-	if g == nil || g.tripped.Load() {
+	if g == nil {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed {
+	if g.tripped || g.closed {
 		return
 	}
 	name := filepath.Join(g.root, filepath.FromSlash(rel))
@@ -74,26 +74,26 @@ func (g *treeGuard) watch(rel string) {
 		mask |= unix.IN_DONT_FOLLOW
 	}
 	if _, err := unix.InotifyAddWatch(g.fd, name, mask); err != nil {
-		g.tripped.Store(true)
+		g.tripped = true
 	}
 }
 
 // quiet reports whether nothing has changed in the watched directories
 // since they were watched, and every directory could be watched.
 func (g *treeGuard) quiet() bool {
-	if g == nil || g.tripped.Load() {
+	if g == nil {
 		return false
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed {
+	if g.tripped || g.closed {
 		return false
 	}
 	var buf [unix.SizeofInotifyEvent + unix.NAME_MAX + 1]byte
 	n, err := unix.Read(g.fd, buf[:])
 	if n > 0 || !errors.Is(err, unix.EAGAIN) {
 		// An event, the queue's overflow (itself an event) or an error.
-		g.tripped.Store(true)
+		g.tripped = true
 		return false
 	}
 	return true

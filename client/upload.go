@@ -110,9 +110,12 @@ const (
 // files and about batchBytes bytes. Workers that took single files from
 // one queue sent the files of a directory on all the streams at once, and
 // the server then created them from as many goroutines in the same
-// directory, which the kernel serialises on the directory's lock; with
-// batches, the streams mostly write to different directories. The bounds
-// keep a large directory spread over the streams.
+// directory, where every create and rename takes the directory's lock in
+// the kernel; with batches, the streams mostly write to different
+// directories. An initial sync of 20,000 small files took 2.52 s instead
+// of 2.68 (medians of 6 interleaved pairs; the lock's contention itself
+// was not measured). The bounds keep a large directory spread over the
+// streams.
 func dirBatches(jobs []*uploadJob) [][]*uploadJob {
 	var (
 		out   [][]*uploadJob

@@ -74,9 +74,11 @@ func (p Plan) String() string {
 // differs. An entry whose type changes is deleted remotely and created
 // anew; the contents of a replaced remote directory are not listed apart.
 func Diff(local, remote Manifest) Plan {
-	d := differ{dirty: make(map[string]bool)}
+	var d differ
 	if len(remote) == 0 {
 		d.sizeForCopy(local)
+	} else {
+		d.dirty = make(map[string]bool)
 	}
 	i, j := 0, 0
 	for i < len(local) || j < len(remote) {
@@ -152,9 +154,10 @@ func (d *differ) markDirty(dir string) {
 	d.lastDirty, d.hasLastDirty = dir, true
 }
 
-// sizeForCopy sizes the plan's lists for a copy of all of local, as into
-// an empty tree: an initial sync of 20,000 files otherwise regrew Send,
-// 136 bytes an entry, a dozen times.
+// sizeForCopy makes the plan's lists, and dirty, for a copy of all of
+// local, as into an empty tree, at their final sizes: grown by append,
+// the diff of an initial sync of 20,000 files allocated 10.8 MB instead
+// of 2.6 (BenchmarkDiff), Send's entries being 104 bytes each.
 func (d *differ) sizeForCopy(local Manifest) {
 	var files, dirs, links int
 	for i := range local {
@@ -217,8 +220,9 @@ func (d *differ) update(l, r Entry) {
 	case TypeFile:
 		switch {
 		case l.Size != r.Size || l.MtimeNs != r.MtimeNs:
-			// A copy of its own, so that r, the unchanged files' case
-			// too, does not escape to the heap.
+			// Copied here, so that r itself does not escape to the
+			// heap on every call (21,000 allocations for an unchanged
+			// tree of 20,000 files).
 			base := r
 			d.plan.Send = append(d.plan.Send, FileChange{Local: l, Remote: &base})
 			d.markDirty(ParentPath(l.Path))
