@@ -25,6 +25,7 @@ func (s *Server) newHandler() http.Handler {
 func newMux(svc dirsyncv1connect.SyncServiceHandler, maxMsgBytes int, extra ...connect.HandlerOption) http.Handler {
 	opts := append([]connect.HandlerOption{
 		connect.WithReadMaxBytes(maxMsgBytes),
+		connect.WithCodec(uploadCodec{}),
 		connect.WithCompressMinBytes(compressMinBytes),
 		connect.WithCompression(engine.CompressionGzip,
 			func() connect.Decompressor { return engine.NewGzipReader() },

@@ -28,7 +28,7 @@ import (
 // stream in the middle of a file. A stream beyond [Options.MaxUploadStreams]
 // is refused with ResourceExhausted.
 func (s *Server) Upload(ctx context.Context, stream *connect.BidiStream[dirsyncv1.UploadRequest, dirsyncv1.UploadResponse]) error {
-	return s.upload(ctx, stream)
+	return s.upload(ctx, &connectUploadStream{stream: stream})
 }
 
 // uploadStream is the server's side of an Upload stream: what
