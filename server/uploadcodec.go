@@ -13,8 +13,9 @@ import (
 )
 
 // maxKeptUploadBuffer is the largest decoding buffer an Upload stream
-// keeps for its next message; a larger one, left by an unusually large
-// message, is dropped so that an idle stream does not hold it.
+// keeps while it waits for its next message; a larger one, left by an
+// unusually large message, is dropped before the wait, so that an idle
+// stream does not hold it.
 const maxKeptUploadBuffer = 4 << 20
 
 // uploadCodec is the "proto" codec of the server's handlers. It decodes
@@ -101,9 +102,6 @@ type uploadMessage struct {
 
 // decode decodes data, which the caller will reuse, into a new request.
 func (m *uploadMessage) decode(data []byte) error {
-	if cap(m.buf) > maxKeptUploadBuffer {
-		m.buf = nil
-	}
 	m.buf = append(m.buf[:0], data...)
 	req := new(dirsyncv1.UploadRequest)
 	if err := req.UnmarshalVTUnsafe(m.buf); err != nil {
@@ -219,6 +217,9 @@ type connectUploadStream struct {
 // Receive decodes the stream's next message.
 func (s *connectUploadStream) Receive() (*dirsyncv1.UploadRequest, error) {
 	s.msg.req = nil
+	if cap(s.msg.buf) > maxKeptUploadBuffer {
+		s.msg.buf = nil
+	}
 	if err := s.stream.Conn().Receive(&s.msg); err != nil {
 		return nil, err
 	}
