@@ -34,6 +34,11 @@ func (s *Server) Upload(ctx context.Context, stream *connect.BidiStream[dirsyncv
 // uploadStream is the server's side of an Upload stream: what
 // [Server.upload] needs of a *connect.BidiStream, so that tests and fuzz
 // targets can drive it in process.
+//
+// The bytes of a received message's operations may be valid only until the
+// next call to Receive ([connectUploadStream] decodes every message into
+// one reused buffer): apply them, or copy what must outlive the message,
+// before receiving the next.
 type uploadStream interface {
 	Receive() (*dirsyncv1.UploadRequest, error)
 	Send(*dirsyncv1.UploadResponse) error
