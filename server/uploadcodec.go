@@ -69,13 +69,19 @@ func (uploadCodec) MarshalStable(msg any) ([]byte, error) {
 // message.
 func (uploadCodec) Unmarshal(data []byte, msg any) error {
 	if um, ok := msg.(*uploadMessage); ok {
-		return um.decode(data)
+		if err := um.decode(data); err != nil {
+			return fmt.Errorf("unmarshal upload message: %w", err)
+		}
+		return nil
 	}
 	m, err := asProto(msg)
 	if err != nil {
 		return err
 	}
-	return proto.Unmarshal(data, m)
+	if err := proto.Unmarshal(data, m); err != nil {
+		return fmt.Errorf("unmarshal into %T: %w", msg, err)
+	}
+	return nil
 }
 
 func asProto(msg any) (proto.Message, error) {
