@@ -38,12 +38,8 @@ func (uploadCodec) Name() string { return "proto" }
 func (uploadCodec) IsBinary() bool { return true }
 
 // Marshal encodes msg, a protobuf message.
-func (uploadCodec) Marshal(msg any) ([]byte, error) {
-	m, err := asProto(msg)
-	if err != nil {
-		return nil, err
-	}
-	return proto.Marshal(m)
+func (c uploadCodec) Marshal(msg any) ([]byte, error) {
+	return c.MarshalAppend(nil, msg)
 }
 
 // MarshalAppend encodes msg, a protobuf message, appended to dst.
