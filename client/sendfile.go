@@ -180,7 +180,10 @@ func (s *upStream) packable(job *uploadJob) bool {
 }
 
 // sendSmall sends a packable file: opened on a bare descriptor (see
-// [smallFile]), checked, and read into the packed message.
+// [smallFile]) and read into the packed message. It is checked once, after
+// the read (see [upStream.checkRead]): a check before it as well cost an
+// fstat per file and caught nothing that one misses, since a file that
+// changed since the scan has changed by then too.
 func (s *upStream) sendSmall(ctx context.Context, job *uploadJob) error {
 	f, err := s.u.c.openSmall(job.local.Path)
 	if err != nil {
@@ -188,10 +191,6 @@ func (s *upStream) sendSmall(ctx context.Context, job *uploadJob) error {
 		return nil
 	}
 	defer f.close()
-	if err := f.sameAs(job.local); err != nil {
-		s.u.done(uploadResult{job: job, err: err})
-		return nil
-	}
 	fl, err := s.admit(ctx, job, job.local.Size)
 	if err != nil {
 		return err

@@ -39,15 +39,45 @@ func openDirFile(d *os.Root) (*dirFile, error) {
 // close closes the directory.
 func (d *dirFile) close() error { return d.f.Close() }
 
-// createExclusive creates the new file name, with mode 0600, failing if
-// anything, a symlink included, has the name already.
-func (d *dirFile) createExclusive(name string) (*os.File, error) {
-	fd, err := unix.Openat(d.fd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+// createExclusive creates the new file name with the permission bits
+// perm, less the umask, failing if anything, a symlink included, has the
+// name already.
+func (d *dirFile) createExclusive(name string, perm uint32) (*os.File, error) {
+	fd, err := unix.Openat(d.fd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	runtime.KeepAlive(d.f)
 	if err != nil {
 		return nil, &fs.PathError{Op: "openat", Path: name, Err: err}
 	}
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// processUmask is the server process's file mode creation mask, read at
+// start: open(2) clears its bits from the mode of every file it creates.
+var processUmask = readUmask()
+
+// readUmask returns the umask. Reading it means setting it: for the
+// moment in between, the mask is the strictest one.
+func readUmask() uint32 {
+	m := unix.Umask(0o777)
+	unix.Umask(m)
+	return uint32(m)
+}
+
+// createPerm returns the permission bits to create the temporary file of
+// a file of mode bits mode with (see [engine.FileMode]), and whether they
+// are the file's final ones, so that it needs no chmod once complete: a
+// system call per file, 2.4% of the server's CPU time in an initial sync
+// of 20,000 small files (perf). They are when they let the owner read
+// and write the file, let no one else write it, hold no setuid, setgid or
+// sticky bit, and survive the umask whole: then a temporary file is
+// readable as the finished file will be, and writable by the server
+// alone, as with 0600. Otherwise it is made 0600 and given its mode once
+// verified.
+func createPerm(mode uint32) (perm uint32, final bool) {
+	if mode&^0o755 != 0 || mode&0o600 != 0o600 || mode&processUmask != 0 {
+		return 0o600, false
+	}
+	return mode, true
 }
 
 // setMtime sets the modification time of name, never through a symlink,

@@ -50,6 +50,9 @@ type fileUpload struct {
 	base    *os.File // current copy the delta refers to, or nil
 	tmp     *os.File // temporary file being written, or nil
 	tmpName string   // name of tmp in dir
+	// modeSet is set when tmp was created with the file's final
+	// permissions, and needs no chmod; see [createPerm].
+	modeSet bool
 	// opened is tmp's place in the order the server opened temporary
 	// files; see [syncRound.add].
 	opened uint64
@@ -154,7 +157,10 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 		u.resumed = r.GetOffset()
 		u.out.n = r.GetOffset()
 	} else {
-		u.tmp, u.tmpName, err = s.createTempIn(u.dir, u.dirFile)
+		var perm uint32
+		perm, u.modeSet = createPerm(want.Mode)
+		u.modeSet = u.modeSet && u.dirFile != nil
+		u.tmp, u.tmpName, err = s.createTempIn(u.dir, u.dirFile, perm)
 	}
 	if err != nil {
 		return err
@@ -334,14 +340,18 @@ func (u *fileUpload) prepare() error {
 	if err := u.buf.Flush(); err != nil {
 		return fmt.Errorf("write %q: %w", u.rel, err)
 	}
-	if err := u.tmp.Chmod(engine.FileMode(u.want.Mode)); err != nil {
-		return fmt.Errorf("chmod %q: %w", u.rel, err)
+	if !u.modeSet {
+		if err := u.tmp.Chmod(engine.FileMode(u.want.Mode)); err != nil {
+			return fmt.Errorf("chmod %q: %w", u.rel, err)
+		}
 	}
 	mtime := time.Unix(0, u.want.MtimeNs)
-	var err error
-	if u.dirFile != nil {
+	err := setOpenMtime(u.tmp, mtime)
+	switch {
+	case !errors.Is(err, errors.ErrUnsupported):
+	case u.dirFile != nil:
 		err = u.dirFile.setMtime(u.tmpName, mtime)
-	} else {
+	default:
 		err = u.dir.Chtimes(u.tmpName, time.Time{}, mtime)
 	}
 	if err != nil {

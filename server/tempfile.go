@@ -44,13 +44,16 @@ func (s *Server) createTemp(d *os.Root, dir string) (*os.File, string, error) {
 }
 
 // createTempIn creates a new temporary file in the directory d, as
-// createTemp does, through file, the same directory for the *at calls,
-// when it is not nil.
-func (s *Server) createTempIn(d *os.Root, file *dirFile) (*os.File, string, error) {
+// createTemp does, or through file, the same directory for the *at calls,
+// when it is not nil: then with the permission bits perm (see
+// [createPerm]) instead of 0600.
+func (s *Server) createTempIn(d *os.Root, file *dirFile, perm uint32) (*os.File, string, error) {
 	if file == nil {
 		return s.createTemp(d, "")
 	}
-	return createFresh("", file.createExclusive)
+	return createFresh("", func(name string) (*os.File, error) {
+		return file.createExclusive(name, perm)
+	})
 }
 
 // createFresh creates a file under a fresh temporary name in dir with
