@@ -281,7 +281,7 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 	if err := p.delete(ctx, late); err != nil {
 		return err
 	}
-	return p.apply(ctx, "set metadata", metaOrder(fileMeta, plan.SetMeta, extraMeta),
+	return p.applyMeta(ctx, metaOrder(fileMeta, plan.SetMeta, extraMeta),
 		func(e engine.Entry) *dirsyncv1.Change {
 			return &dirsyncv1.Change{Action: &dirsyncv1.Change_SetMetadata{SetMetadata: entryToProto(e)}}
 		},
@@ -396,6 +396,80 @@ func metaOrder(lists ...[]engine.Entry) []engine.Entry {
 		return strings.Count(b.Path, "/") - strings.Count(a.Path, "/")
 	})
 	return out
+}
+
+// applyMeta sets the metadata of entries, in metaOrder, with the changes
+// made by change, calling ok for each that succeeded, in up to
+// Options.Concurrency parallel requests: in one request, the 1,000
+// directories of an initial sync kept one of the server's two cores
+// busy for 40-55 ms while the other waited. A directory's mode can bar
+// the way to what lies below it (one without x), so an entry must be set
+// after everything below it: each request takes whole top-level
+// subtrees, deepest first, and no subtree's entries depend on another's.
+func (p *pass) applyMeta(ctx context.Context, entries []engine.Entry,
+	change func(engine.Entry) *dirsyncv1.Change, ok func(engine.Entry, *dirsyncv1.ChangeResult)) error {
+	const op = "set metadata"
+	parts := subtreeParts(entries, p.c.opts.Concurrency, minParallelChanges)
+	if len(parts) <= 1 {
+		return p.apply(ctx, op, entries, change, ok)
+	}
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		wg.Go(func() { errs[i] = p.apply(ctx, op, part, change, ok) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// subtreeParts splits entries into at most n lists, each made of whole
+// top-level subtrees (an entry's subtree is named by the first component
+// of its path) and keeping their order, balanced by their number of
+// entries. There are fewer lists when the lists would average under
+// minPart entries, and one when n is below 2 or a single subtree holds
+// everything.
+func subtreeParts(entries []engine.Entry, n, minPart int) [][]engine.Entry {
+	n = max(1, min(n, len(entries)/max(minPart, 1)))
+	if n == 1 {
+		return [][]engine.Entry{entries}
+	}
+	index := map[string]int{}
+	var groups [][]engine.Entry
+	for _, e := range entries {
+		top, _, _ := strings.Cut(e.Path, "/")
+		i, ok := index[top]
+		if !ok {
+			i = len(groups)
+			index[top] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], e)
+	}
+	if len(groups) == 1 {
+		return groups
+	}
+	// Largest first, each into the list with the fewest entries so far.
+	slices.SortStableFunc(groups, func(a, b []engine.Entry) int { return len(b) - len(a) })
+	parts := make([][]engine.Entry, min(n, len(groups)))
+	for _, g := range groups {
+		least := 0
+		for i := range parts {
+			if len(parts[i]) < len(parts[least]) {
+				least = i
+			}
+		}
+		parts[least] = append(parts[least], g...)
+	}
+	// A request of a few entries is not worth its own round trip: fold
+	// the smallest lists into the next smallest.
+	slices.SortStableFunc(parts, func(a, b []engine.Entry) int { return len(b) - len(a) })
+	for len(parts) > 1 && len(parts[len(parts)-1]) < minPart {
+		last := len(parts) - 1
+		parts[last-1] = append(parts[last-1], parts[last]...)
+		parts = parts[:last]
+		slices.SortStableFunc(parts, func(a, b []engine.Entry) int { return len(b) - len(a) })
+	}
+	return parts
 }
 
 // apply sends one change per entry, made by change, and calls ok for each

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -169,6 +170,89 @@ func TestSplitMkdir(t *testing.T) {
 			slices.Sort(gotImplied)
 			if !slices.Equal(gotExplicit, tt.wantExplicit) || !slices.Equal(gotImplied, tt.wantImplied) {
 				t.Errorf("explicit %q, implied %q; want %q, %q", gotExplicit, gotImplied, tt.wantExplicit, tt.wantImplied)
+			}
+		})
+	}
+}
+
+func TestSubtreeParts(t *testing.T) {
+	entries := func(paths ...string) []engine.Entry {
+		var out []engine.Entry
+		for _, p := range paths {
+			out = append(out, engine.Entry{Path: p})
+		}
+		return out
+	}
+	// tree returns, deepest first as metaOrder sorts them, the entries of
+	// top-level directories named by sizes: "a" with sizes["a"] entries
+	// below it, and so on.
+	tree := func(sizes map[string]int) []engine.Entry {
+		var ps []string
+		for top, n := range sizes {
+			ps = append(ps, top)
+			for i := range n {
+				ps = append(ps, fmt.Sprintf("%s/d%d/x", top, i))
+			}
+		}
+		return metaOrder(entries(ps...))
+	}
+	cases := []struct {
+		name      string
+		entries   []engine.Entry
+		n         int
+		wantParts int
+	}{
+		{"none", nil, 4, 1},
+		{"one worker", tree(map[string]int{"a": 40, "b": 40}), 1, 1},
+		{"one subtree", tree(map[string]int{"a": 200}), 4, 1},
+		{"few entries", tree(map[string]int{"a": 5, "b": 5, "c": 5}), 4, 1},
+		{"two subtrees", tree(map[string]int{"a": 40, "b": 40}), 4, 2},
+		{"many subtrees", tree(map[string]int{"a": 30, "b": 20, "c": 20, "d": 10, "e": 10, "f": 5, "g": 1}), 4, 4},
+		{"files at the top", append(tree(map[string]int{"a": 40, "b": 40}), entries("top1", "top2")...), 4, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			parts := subtreeParts(tc.entries, tc.n, minParallelChanges)
+			if len(parts) != tc.wantParts {
+				t.Fatalf("%d parts, want %d", len(parts), tc.wantParts)
+			}
+			pos := map[string]int{}
+			for i, e := range tc.entries {
+				pos[e.Path] = i
+			}
+			partOf := map[string]int{}
+			total := 0
+			for k, part := range parts {
+				total += len(part)
+				for j, e := range part {
+					top, _, _ := strings.Cut(e.Path, "/")
+					if other, ok := partOf[top]; ok && other != k {
+						t.Errorf("subtree %q is split between parts %d and %d", top, other, k)
+					}
+					partOf[top] = k
+					// An entry never comes after one of its ancestors, and
+					// a subtree keeps the input's order.
+					for _, before := range part[:j] {
+						if engine.IsWithin(e.Path, before.Path) {
+							t.Errorf("part %d: %q before its descendant %q", k, before.Path, e.Path)
+						}
+						if bt, _, _ := strings.Cut(before.Path, "/"); bt == top && pos[before.Path] > pos[e.Path] {
+							t.Errorf("part %d: %q before %q, against the input's order", k, before.Path, e.Path)
+						}
+					}
+				}
+			}
+			if total != len(tc.entries) {
+				t.Errorf("%d entries in the parts, want %d", total, len(tc.entries))
+			}
+			if tc.wantParts > 1 {
+				sizes := make([]int, len(parts))
+				for k := range parts {
+					sizes[k] = len(parts[k])
+				}
+				if slices.Max(sizes) > 2*slices.Min(sizes)+31 {
+					t.Errorf("unbalanced parts: %v", sizes)
+				}
 			}
 		})
 	}

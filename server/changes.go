@@ -257,8 +257,12 @@ func (s *Server) setMetadata(parent *os.Root, e engine.Entry) error {
 	// mtime.
 	c, indexed := s.index.get(e.Path)
 	indexed = indexed && info.Mode().IsRegular() && c.matches(info.Size(), info.ModTime().UnixNano())
-	if err := parent.Chmod(name, engine.FileMode(e.Mode)); err != nil {
-		return fmt.Errorf("chmod %q: %w", e.Path, err)
+	// Most entries have their mode already (a directory made with it, a
+	// file written with it): then only the mtime changes.
+	if mode := engine.FileMode(e.Mode); info.Mode()&^fs.ModeType != mode {
+		if err := parent.Chmod(name, mode); err != nil {
+			return fmt.Errorf("chmod %q: %w", e.Path, err)
+		}
 	}
 	if err := parent.Chtimes(name, time.Time{}, time.Unix(0, e.MtimeNs)); err != nil {
 		return fmt.Errorf("set mtime of %q: %w", e.Path, err)
