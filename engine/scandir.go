@@ -29,11 +29,7 @@ func openScanRoot(root string, contained bool) (scanDir, error) {
 	if !contained {
 		return pathDir(root), nil
 	}
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return nil, err
-	}
-	return rootDir{r}, nil
+	return openContainedRoot(root)
 }
 
 // pathDir is a directory named by its file system path: every lookup
@@ -65,7 +61,7 @@ func (d pathDir) close() {}
 
 // rootDir is a directory held open, opened in its parent's handle: a
 // lookup in it never leaves it, whatever happens to the path that led to
-// it.
+// it. Contained scans use it where there is no [fdDir].
 type rootDir struct{ r *os.Root }
 
 func (d rootDir) lstat(name string) (fs.FileInfo, error) { return d.r.Lstat(name) }
