@@ -80,8 +80,60 @@ func cpuSeconds(pid int) (float64, error) {
 	return float64(s.utime+s.stime) / clockTicks, nil
 }
 
-// descendants lists every live process below pid, by scanning /proc.
+// descendants lists every live process below pid. It reads the children
+// files of the tree's threads (/proc/PID/task/TID/children): a few small
+// reads per process of the tree. Scanning every /proc/N/stat for parents
+// instead, 70 times a second for the two samplers of a run, took 30% of
+// the machine's CPU samples while dirsync ran (perf record -a), CPU that
+// dirsync, which keeps both cores busy, lost and rsync, with a core to
+// spare, did not. A kernel without the children files gets the scan.
 func descendants(pid int) []int {
+	if !childrenFilesWork() {
+		return scanDescendants(pid)
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		kids := childrenOf(id)
+		out = append(out, kids...)
+		queue = append(queue, kids...)
+	}
+	return out
+}
+
+// childrenFilesWork reports whether /proc has the children files of
+// threads (CONFIG_PROC_CHILDREN), by looking for the harness's own.
+var childrenFilesWork = sync.OnceValue(func() bool {
+	pid := os.Getpid()
+	_, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	return err == nil
+})
+
+// childrenOf lists the children of pid, none if it has ended.
+func childrenOf(pid int) []int {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil // ended meanwhile
+	}
+	var kids []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if id, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, id)
+			}
+		}
+	}
+	return kids
+}
+
+// scanDescendants lists every live process below pid by scanning /proc.
+func scanDescendants(pid int) []int {
 	paths, _ := filepath.Glob("/proc/[0-9]*/stat") // the pattern is valid
 	children := make(map[int][]int)
 	for _, p := range paths {
