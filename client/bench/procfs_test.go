@@ -1,9 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,7 +16,7 @@ func TestDescendants(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for _, id := range scanDescendants(cmd.Process.Pid) {
-			exec.Command("kill", "-9", itoa(id)).Run()
+			syscall.Kill(id, syscall.SIGKILL)
 		}
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -43,5 +43,3 @@ func TestDescendants(t *testing.T) {
 		t.Errorf("descendants of a missing process = %v, want none", ds)
 	}
 }
-
-func itoa(n int) string { return fmt.Sprint(n) }
