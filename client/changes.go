@@ -52,14 +52,23 @@ func (c *Client) applyChangesParallel(ctx context.Context, changes []*dirsyncv1.
 		return c.applyChanges(ctx, changes, result)
 	}
 	size := (len(changes) + parts - 1) / parts
-	errs := make([]error, parts)
+	var bounds []int
+	for start := 0; start < len(changes); start += size {
+		bounds = append(bounds, start)
+	}
+	return c.applyChangesSplit(ctx, changes, append(bounds, len(changes)), result)
+}
+
+// applyChangesSplit applies changes in concurrent requests, one for each
+// slice changes[bounds[k]:bounds[k+1]], whose changes are applied in
+// order. result, called concurrently, gets each change's index in
+// changes. It returns the first error.
+func (c *Client) applyChangesSplit(ctx context.Context, changes []*dirsyncv1.Change, bounds []int,
+	result func(i int, r *dirsyncv1.ChangeResult)) error {
+	errs := make([]error, len(bounds)-1)
 	var wg sync.WaitGroup
-	for k := range parts {
-		start := k * size
-		end := min(start+size, len(changes))
-		if start >= end {
-			break
-		}
+	for k := range errs {
+		start, end := bounds[k], bounds[k+1]
 		wg.Go(func() {
 			errs[k] = c.applyChanges(ctx, changes[start:end], func(i int, r *dirsyncv1.ChangeResult) {
 				result(start+i, r)

@@ -413,13 +413,14 @@ func (p *pass) applyMeta(ctx context.Context, entries []engine.Entry,
 	if len(parts) <= 1 {
 		return p.apply(ctx, op, entries, change, ok)
 	}
-	errs := make([]error, len(parts))
-	var wg sync.WaitGroup
-	for i, part := range parts {
-		wg.Go(func() { errs[i] = p.apply(ctx, op, part, change, ok) })
+	ordered := make([]engine.Entry, 0, len(entries))
+	bounds := []int{0}
+	for _, part := range parts {
+		ordered = append(ordered, part...)
+		bounds = append(bounds, len(ordered))
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	changes, result := p.changesFor(op, ordered, change, ok)
+	return p.c.applyChangesSplit(ctx, changes, bounds, result)
 }
 
 // subtreeParts splits entries into at most n lists, each made of whole
@@ -493,11 +494,20 @@ func (p *pass) applyIn(ctx context.Context, parts int, op string, entries []engi
 	if len(entries) == 0 {
 		return nil
 	}
+	changes, result := p.changesFor(op, entries, change, ok)
+	return p.c.applyChangesParallel(ctx, changes, parts, result)
+}
+
+// changesFor makes the change of each of entries with change, and the
+// result callback that records a failed one under op and calls ok for
+// the others.
+func (p *pass) changesFor(op string, entries []engine.Entry, change func(engine.Entry) *dirsyncv1.Change,
+	ok func(engine.Entry, *dirsyncv1.ChangeResult)) ([]*dirsyncv1.Change, func(int, *dirsyncv1.ChangeResult)) {
 	changes := make([]*dirsyncv1.Change, len(entries))
 	for i, e := range entries {
 		changes[i] = change(e)
 	}
-	return p.c.applyChangesParallel(ctx, changes, parts, func(i int, r *dirsyncv1.ChangeResult) {
+	return changes, func(i int, r *dirsyncv1.ChangeResult) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if r.GetCode() != 0 {
@@ -505,7 +515,7 @@ func (p *pass) applyIn(ctx context.Context, parts int, op string, entries []engi
 			return
 		}
 		ok(entries[i], r)
-	})
+	}
 }
 
 // fail records that the item at path failed; it is retried next pass.

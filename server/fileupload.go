@@ -157,10 +157,9 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 		u.resumed = r.GetOffset()
 		u.out.n = r.GetOffset()
 	} else {
-		var perm uint32
-		perm, u.modeSet = createPerm(want.Mode)
-		u.modeSet = u.modeSet && u.dirFile != nil
+		perm, final := createPerm(want.Mode)
 		u.tmp, u.tmpName, err = s.createTempIn(u.dir, u.dirFile, perm)
+		u.modeSet = final && u.dirFile != nil // without dirFile, it is 0600
 	}
 	if err != nil {
 		return err

@@ -89,16 +89,20 @@ func cpuSeconds(pid int) (float64, error) {
 // spare, did not. A kernel without the children files gets the scan.
 func descendants(pid int) []int {
 	if !childrenFilesWork() {
-		return scanDescendants(pid)
+		return walkTree(pid, scanChildren())
 	}
+	return walkTree(pid, childrenOf)
+}
+
+// walkTree lists every process below pid, breadth first, with children
+// giving each process's children.
+func walkTree(pid int, children func(pid int) []int) []int {
 	var out []int
 	queue := []int{pid}
 	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		kids := childrenOf(id)
+		kids := children(queue[0])
+		queue = append(queue[1:], kids...)
 		out = append(out, kids...)
-		queue = append(queue, kids...)
 	}
 	return out
 }
@@ -132,8 +136,9 @@ func childrenOf(pid int) []int {
 	return kids
 }
 
-// scanDescendants lists every live process below pid by scanning /proc.
-func scanDescendants(pid int) []int {
+// scanChildren scans every /proc/N/stat once and returns a lookup of each
+// process's children, as they were then.
+func scanChildren() func(pid int) []int {
 	paths, _ := filepath.Glob("/proc/[0-9]*/stat") // the pattern is valid
 	children := make(map[int][]int)
 	for _, p := range paths {
@@ -147,17 +152,7 @@ func scanDescendants(pid int) []int {
 		}
 		children[s.ppid] = append(children[s.ppid], id)
 	}
-	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		for _, c := range children[id] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
+	return func(pid int) []int { return children[pid] }
 }
 
 // treeHWMSampler samples the VmHWM of the processes of a tree every

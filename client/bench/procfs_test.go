@@ -43,3 +43,7 @@ func TestDescendants(t *testing.T) {
 		t.Errorf("descendants of a missing process = %v, want none", ds)
 	}
 }
+
+// scanDescendants lists the processes below pid the way a kernel without
+// the children files has them found: by scanning /proc.
+func scanDescendants(pid int) []int { return walkTree(pid, scanChildren()) }
