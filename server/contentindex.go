@@ -69,14 +69,18 @@ func (ps *pathSet) remove(p string) {
 	}
 }
 
-// list returns the paths of the set, unsorted.
-func (ps pathSet) list() []string {
-	if ps.first == "" {
+// list returns at most n paths of the set, unsorted; which ones, when it
+// holds more, is unspecified.
+func (ps pathSet) list(n int) []string {
+	if ps.first == "" || n <= 0 {
 		return nil
 	}
-	paths := make([]string, 0, 1+len(ps.rest))
+	paths := make([]string, 0, min(n, 1+len(ps.rest)))
 	paths = append(paths, ps.first)
 	for p := range ps.rest {
+		if len(paths) == n {
+			break
+		}
 		paths = append(paths, p)
 	}
 	return paths
@@ -149,11 +153,12 @@ func (ix *contentIndex) dropLocked(rel string) {
 	}
 }
 
-// holders returns the paths recorded as holding content with the given
-// SHA-256, sorted.
-func (ix *contentIndex) holders(sum [32]byte) []string {
+// holders returns at most n of the paths recorded as holding content with
+// the given SHA-256, sorted. The bound keeps a lookup's cost independent
+// of how many files share a content (every empty file shares one).
+func (ix *contentIndex) holders(sum [32]byte, n int) []string {
 	ix.mu.RLock()
-	paths := ix.bySum[sum].list()
+	paths := ix.bySum[sum].list(n)
 	ix.mu.RUnlock()
 	slices.Sort(paths)
 	return paths

@@ -16,15 +16,15 @@ func TestContentIndex(t *testing.T) {
 	ix.put("d/y", content{size: 20, mtimeNs: 1, sum: a})
 	ix.put("d/e/z", content{size: 30, mtimeNs: 1, sum: b})
 	ix.put("d-z", content{size: 40, mtimeNs: 1, sum: b})
-	if got := fmt.Sprint(ix.holders(a)); got != "[d/y x]" {
+	if got := fmt.Sprint(ix.holders(a, 100)); got != "[d/y x]" {
 		t.Errorf("holders(a) = %s", got)
 	}
 	ix.put("x", content{size: 5, mtimeNs: 2, sum: b}) // rewritten
 	ix.removeTree("d")
-	if got := fmt.Sprint(ix.holders(b)); got != "[d-z x]" {
+	if got := fmt.Sprint(ix.holders(b, 100)); got != "[d-z x]" {
 		t.Errorf("holders(b) = %s, want [d-z x]", got)
 	}
-	if got := ix.holders(a); len(got) != 0 {
+	if got := ix.holders(a, 100); len(got) != 0 {
 		t.Errorf("holders(a) = %q after removal", got)
 	}
 	files, bytes, unique := ix.stats()
@@ -103,7 +103,7 @@ func TestPathSet(t *testing.T) {
 			for _, p := range tt.drop {
 				ps.remove(p)
 			}
-			got := ps.list()
+			got := ps.list(len(tt.add))
 			slices.Sort(got)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("list = %q, want %q", got, tt.want)
@@ -112,5 +112,24 @@ func TestPathSet(t *testing.T) {
 				t.Errorf("first = %q with %d holders", ps.first, len(tt.want))
 			}
 		})
+	}
+}
+
+// TestHoldersBounded checks that a lookup of a content that thousands of
+// files share returns a bounded number of them.
+func TestHoldersBounded(t *testing.T) {
+	ix := newContentIndex()
+	var sum [32]byte // the same content for all, as empty files share one
+	for i := range 5000 {
+		ix.put(fmt.Sprintf("f%04d", i), content{sum: sum})
+	}
+	for _, n := range []int{1, maxCopySources, 10000} {
+		got := ix.holders(sum, n)
+		if want := min(n, 5000); len(got) != want {
+			t.Errorf("holders(sum, %d) returned %d paths, want %d", n, len(got), want)
+		}
+		if !slices.IsSorted(got) {
+			t.Errorf("holders(sum, %d) not sorted", n)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
@@ -18,7 +19,10 @@ const manifestBatchSize = 1000
 // [manifestBatchSize] entries. Every regular file carries its SHA-256,
 // taken from the content index when the file's size and mtime match it and
 // computed otherwise, unless the request asks to omit it. Requested paths
-// must be canonical; one that does not exist lists nothing.
+// must be canonical; one that does not exist lists nothing. They are
+// reduced first (see [engine.ReduceScopes]), so that a request naming a
+// directory many times, or a directory and paths below it, scans and
+// hashes each entry once.
 func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
 	scopes := req.Msg.GetPaths()
 	if len(scopes) > maxManifestScopes {
@@ -30,7 +34,7 @@ func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1
 			return s.connectError("get manifest", p, err)
 		}
 	}
-	m, err := s.scanTree(scopes)
+	m, err := s.scanTree(engine.ReduceScopes(scopes))
 	if err != nil {
 		return s.connectError("get manifest", "", err)
 	}
