@@ -25,6 +25,7 @@ func (c *Client) fetchManifest(ctx context.Context, scopes []string) (engine.Man
 	defer stream.Close()
 	var m engine.Manifest
 	for stream.Receive() {
+		c.dropsSetid.Store(stream.Msg().GetDropsSetid())
 		for _, p := range stream.Msg().GetEntries() {
 			if len(m) >= engine.MaxManifestEntries {
 				return nil, fmt.Errorf("get manifest: more than %d entries", engine.MaxManifestEntries)

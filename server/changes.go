@@ -124,7 +124,10 @@ func (s *Server) mutateEntry(ctx context.Context, dirs *dirCache, pe *dirsyncv1.
 	if err != nil {
 		return err
 	}
-	return s.mutate(ctx, dirs, e.Path, makeParents, func(parent *os.Root) error { return fn(parent, e) })
+	return s.mutate(ctx, dirs, e.Path, makeParents, func(parent *os.Root) error {
+		e.Mode = s.keptMode(e)
+		return fn(parent, e)
+	})
 }
 
 // deleteEntry removes the entry at rel with everything under it, never

@@ -22,7 +22,8 @@ const manifestBatchSize = 1000
 // must be canonical; one that does not exist lists nothing. They are
 // reduced first (see [engine.ReduceScopes]), so that a request naming a
 // directory many times, or a directory and paths below it, scans and
-// hashes each entry once.
+// hashes each entry once. Every message reports whether the server drops
+// set-id bits (see [Server.keptMode]).
 func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
 	scopes := req.Msg.GetPaths()
 	if len(scopes) > maxManifestScopes {
@@ -44,9 +45,12 @@ func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1
 			return s.connectError("get manifest", "", err)
 		}
 	}
-	for len(m) > 0 {
+	// Every batch tells whether set-id bits are dropped, and there is a
+	// batch even for an empty listing when they are: a client must know
+	// before it plans.
+	for first := true; len(m) > 0 || first && !s.allowSetid; first = false {
 		n := min(len(m), manifestBatchSize)
-		batch := &dirsyncv1.GetManifestResponse{Entries: make([]*dirsyncv1.Entry, n)}
+		batch := &dirsyncv1.GetManifestResponse{Entries: make([]*dirsyncv1.Entry, n), DropsSetid: !s.allowSetid}
 		for i, e := range m[:n] {
 			batch.Entries[i] = entryToProto(e)
 		}

@@ -130,6 +130,7 @@ type config struct {
 	maxTempBytes     int64 // 0 means unlimited
 	maxUploadStreams int
 	syncNewFiles     bool
+	allowSetid       bool
 	tlsCert          string
 	tlsKey           string
 	clientCA         string
@@ -190,6 +191,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	allowSetid, err := envBool("DIRSYNC_ALLOW_SETID")
+	if err != nil {
+		return cfg, err
+	}
 	level := envOr("DIRSYNC_LOG_LEVEL", "info")
 	fs.StringVar(&cfg.root, "root", envOr("DIRSYNC_ROOT", defaultRoot),
 		"directory to mirror into, created if missing; no authentication (env DIRSYNC_ROOT)")
@@ -215,6 +220,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
 	fs.BoolVar(&cfg.syncNewFiles, "sync-new-files", syncNew,
 		"fsync every new file and its name before answering it, not only the files that replace another; see Durability above (env DIRSYNC_SYNC_NEW_FILES)")
+	fs.BoolVar(&cfg.allowSetid, "allow-setid", allowSetid,
+		"keep the setuid, setgid and sticky bits clients send; by default they are cleared, since as root the server would own such files; with --config, use each tenant's allow_setid (env DIRSYNC_ALLOW_SETID)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -250,6 +257,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.Visit(func(f *flag.Flag) { rootSet = rootSet || f.Name == "root" })
 		if rootSet {
 			return cfg, errors.New("--root (or DIRSYNC_ROOT) and --config exclude each other: roots come from the tenants file")
+		}
+		if cfg.allowSetid {
+			return cfg, errors.New("--allow-setid (or DIRSYNC_ALLOW_SETID) and --config exclude each other: set allow_setid per tenant in the tenants file")
 		}
 		tc, err := server.LoadConfig(configFile, nil)
 		if err != nil {
@@ -415,6 +425,7 @@ func newService(cfg config, log *slog.Logger) (service, error) {
 		MaxTempBytes:     cfg.maxTempBytes,
 		MaxUploadStreams: cfg.maxUploadStreams,
 		SyncNewFiles:     cfg.syncNewFiles,
+		AllowSetid:       cfg.allowSetid,
 	}
 	if cfg.maxTempBytes == 0 {
 		opts.MaxTempBytes = -1 // unlimited
