@@ -25,8 +25,7 @@ func (s *Server) ApplyChanges(ctx context.Context, req *connect.Request[dirsyncv
 	s.stats.bytesReceived.Add(int64(proto.Size(req.Msg)))
 	changes := req.Msg.GetChanges()
 	if len(changes) > maxChangesPerRequest {
-		return nil, connect.NewError(connect.CodeInvalidArgument,
-			fmt.Errorf("%d changes in one request, at most %d allowed", len(changes), maxChangesPerRequest))
+		return nil, s.connectError("apply changes", "", invalidf("%d changes in one request, at most %d allowed", len(changes), maxChangesPerRequest))
 	}
 	resp := &dirsyncv1.ApplyChangesResponse{Results: make([]*dirsyncv1.ChangeResult, len(changes))}
 	// The changes of a batch are mostly in a few directories, often

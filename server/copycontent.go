@@ -8,8 +8,6 @@ import (
 	"os"
 	"path"
 
-	"connectrpc.com/connect"
-
 	"github.com/dirsync/dirsync/engine"
 )
 
@@ -54,7 +52,7 @@ func (s *Server) copyContent(parent *os.Root, e engine.Entry) (int64, error) {
 		s.stats.changed()
 		return n, nil
 	}
-	return 0, failf(connect.CodeNotFound, "copy content to %q: no content with that sha256 on the server", e.Path)
+	return 0, refuse(errNoContent, "copy content to %q: no content with that sha256 on the server", e.Path)
 }
 
 // sameContent checks that the file at e.Path, in its parent directory

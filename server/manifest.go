@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 
 	"connectrpc.com/connect"
 
@@ -27,8 +26,7 @@ const manifestBatchSize = 1000
 func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
 	scopes := req.Msg.GetPaths()
 	if len(scopes) > maxManifestScopes {
-		return connect.NewError(connect.CodeInvalidArgument,
-			fmt.Errorf("%d paths in one manifest request, at most %d allowed", len(scopes), maxManifestScopes))
+		return s.connectError("get manifest", "", invalidf("%d paths in one manifest request, at most %d allowed", len(scopes), maxManifestScopes))
 	}
 	for _, p := range scopes {
 		if err := checkPath(p); err != nil {

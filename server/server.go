@@ -123,7 +123,8 @@ var _ dirsyncv1connect.SyncServiceHandler = (*Server)(nil)
 // New opens the existing directory root and returns a Server that mirrors
 // into it. Before it returns, it removes temporary files left under root
 // by an earlier run that stopped halfway, and hashes every regular file to
-// build the content index, so it may take a while on a large tree.
+// build the content index, so it may take a while on a large tree. It
+// logs a warning when the root is not writable.
 func New(root string, opts Options) (*Server, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -175,6 +176,7 @@ func New(root string, opts Options) (*Server, error) {
 		r.Close()
 		return nil, err
 	}
+	s.checkWritable()
 	s.handler = s.newHandler()
 	return s, nil
 }

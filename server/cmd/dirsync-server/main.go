@@ -85,6 +85,11 @@ and manifest paths per request (10000), literal chunks (256 KiB), file size
 Upload streams (--max-upload-streams). A request over a limit gets
 InvalidArgument or ResourceExhausted with a message naming the limit.
 
+Modes: the setuid, setgid and sticky bits clients send are cleared, since a
+server running as root would own such files; --allow-setid (per tenant:
+allow_setid = true) keeps them. Clients are told, compare modes without
+those bits, and report how many entries lost them.
+
 Durability: every file is written to a temporary file, checked against its
 SHA-256 and renamed into place, so no one ever sees a half-written file. A
 file that replaces another is fsynced before that rename: after a crash or
