@@ -133,3 +133,48 @@ func TestHoldersBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveTreeVisitsSubtree checks that forgetting a directory looks at
+// the paths below it (and one past them), not at the whole index, and
+// keeps the index consistent.
+func TestRemoveTreeVisitsSubtree(t *testing.T) {
+	ix := newContentIndex()
+	for i := range 10000 {
+		ix.put(fmt.Sprintf("big/%05d", i), content{size: 1, sum: [32]byte{byte(i)}})
+	}
+	for _, p := range []string{"d", "d/a", "d/b/c", "d-e", "d.f", "e"} {
+		ix.put(p, content{size: 1})
+	}
+	before := ix.visited
+	ix.removeTree("d")
+	if n := ix.visited - before; n > 3 {
+		t.Errorf("removeTree looked at %d paths for 2 below it", n)
+	}
+	for _, p := range []string{"d", "d/a", "d/b/c"} {
+		if _, ok := ix.get(p); ok {
+			t.Errorf("%s still indexed", p)
+		}
+	}
+	for _, p := range []string{"d-e", "d.f", "e", "big/00000"} {
+		if _, ok := ix.get(p); !ok {
+			t.Errorf("%s no longer indexed", p)
+		}
+	}
+	// Directories with nothing indexed below cost next to nothing.
+	before = ix.visited
+	for i := range 1000 {
+		ix.removeTree(fmt.Sprintf("empty%d", i))
+	}
+	if n := ix.visited - before; n > 1000 {
+		t.Errorf("1000 removeTree of empty directories looked at %d paths", n)
+	}
+	files, bytes, _ := ix.stats()
+	if files != 10003 || bytes != 10003 || ix.sorted.Len() != 10003 {
+		t.Errorf("after removal: %d files, %d bytes, %d sorted; want 10003 each", files, bytes, ix.sorted.Len())
+	}
+	// Replacing a path keeps one entry for it.
+	ix.put("e", content{size: 5})
+	if files, bytes, _ := ix.stats(); files != 10003 || bytes != 10007 || ix.sorted.Len() != 10003 {
+		t.Errorf("after replacement: %d files, %d bytes, %d sorted; want 10003, 10007, 10003", files, bytes, ix.sorted.Len())
+	}
+}
