@@ -47,6 +47,10 @@ type Client struct {
 	// noPartials is set once the server has said it does not implement
 	// GetPartial, so that it is not asked again.
 	noPartials atomic.Bool
+	// dropsSetid is set while the server says, with each manifest, that
+	// it clears setuid, setgid and sticky bits: plans then compare modes
+	// without them, or every pass would find them different.
+	dropsSetid atomic.Bool
 	// pollEvery is how often watch mode rescans the directories it cannot
 	// watch.
 	pollEvery time.Duration

@@ -19,6 +19,11 @@
 // file at the root, both in gitignore syntax) are neither scanned, watched
 // nor deleted: the server's copies under them are left alone.
 //
+// A server that clears setuid, setgid and sticky bits (the default; see the
+// server's --allow-setid) says so with each manifest: the client then
+// compares modes without those bits, so that a pass converges, and counts
+// the entries that have them in [Summary.SetidDropped].
+//
 // Trust boundary: everything the server sends (manifests, signatures,
 // results) is validated before use; the server never names a local path
 // that the client did not scan itself. A failure on one file is recorded

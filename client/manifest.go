@@ -12,7 +12,7 @@ import (
 
 // fetchManifest returns the server's manifest of the subtrees scopes, or of
 // the whole tree when scopes is empty. scopes must be reduced (see
-// reduceScopes) and must not hold "". The manifest is validated: sorted,
+// engine.ReduceScopes) and must not hold "". The manifest is validated: sorted,
 // without duplicates, every entry well formed and inside a requested
 // scope.
 func (c *Client) fetchManifest(ctx context.Context, scopes []string) (engine.Manifest, error) {
@@ -25,6 +25,7 @@ func (c *Client) fetchManifest(ctx context.Context, scopes []string) (engine.Man
 	defer stream.Close()
 	var m engine.Manifest
 	for stream.Receive() {
+		c.dropsSetid.Store(stream.Msg().GetDropsSetid())
 		for _, p := range stream.Msg().GetEntries() {
 			if len(m) >= engine.MaxManifestEntries {
 				return nil, fmt.Errorf("get manifest: more than %d entries", engine.MaxManifestEntries)

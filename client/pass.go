@@ -78,6 +78,10 @@ func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress 
 	if !p.sum.DryRun {
 		c.log.Info("pass done", p.sum.logAttrs()...)
 	}
+	if p.sum.SetidDropped > 0 && p.sum.Full {
+		c.log.Warn("the server does not keep setuid, setgid and sticky bits; entries that have them are mirrored without them",
+			"setid_dropped", p.sum.SetidDropped)
+	}
 	return p.sum, nil
 }
 
@@ -112,6 +116,9 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		p.fail(se.Path, "scan", se.Err)
 	}
 	plan := c.planAgainst(local, remote)
+	if c.dropsSetid.Load() {
+		p.sum.SetidDropped = countSetid(local)
+	}
 	plan.Delete = deletable(plan.Delete, protect)
 	if c.opts.DryRun {
 		p.sum.DryRun = true

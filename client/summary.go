@@ -44,6 +44,11 @@ type Summary struct {
 	// WireBytes counts the bytes read and written on the TCP connections
 	// to the server during the pass, compression and framing included.
 	WireBytes int64
+	// SetidDropped counts the local entries (of the part the pass
+	// scanned) with setuid, setgid or sticky bits, when the server does
+	// not keep those bits: it holds them without, and the pass counts
+	// that as a mirror.
+	SetidDropped int
 	// Duration is how long the pass took.
 	Duration time.Duration
 }
@@ -74,11 +79,15 @@ func (s Summary) String() string {
 	if s.ResumedBytes > 0 {
 		resumed = ", " + formatBytes(s.ResumedBytes) + " resumed"
 	}
+	setid := ""
+	if s.SetidDropped > 0 {
+		setid = fmt.Sprintf("; the server dropped set-id bits of %d entries", s.SetidDropped)
+	}
 	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s), deleted %d, unchanged %d, failed %d; "+
-		"%s on the wire for %s in %d files, speedup %.2f, %s",
+		"%s on the wire for %s in %d files, speedup %.2f, %s%s",
 		s.Sent, formatBytes(s.LiteralBytes), formatBytes(s.MatchedBytes), resumed, s.Deduplicated, formatBytes(s.DedupBytes),
 		s.Deleted, s.Unchanged, s.Failed, formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
-		s.Speedup(), s.Duration.Round(time.Millisecond))
+		s.Speedup(), s.Duration.Round(time.Millisecond), setid)
 }
 
 // logAttrs returns the summary as log attributes.
@@ -100,6 +109,7 @@ func (s Summary) logAttrs() []any {
 		slog.Int64("wire_bytes", s.WireBytes),
 		slog.Int64("total_bytes", s.TotalBytes),
 		slog.String("speedup", fmt.Sprintf("%.2f", s.Speedup())),
+		slog.Int("setid_dropped", s.SetidDropped),
 		slog.Duration("duration", s.Duration),
 	}
 }

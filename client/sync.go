@@ -53,8 +53,12 @@ func (c *Client) Verify(ctx context.Context) (engine.Plan, error) {
 }
 
 // planAgainst returns the plan that makes the server's manifest remote,
-// less what the ignore rules leave out, equal to local.
+// less what the ignore rules leave out, equal to local, or to local
+// without set-id bits when the server drops them.
 func (c *Client) planAgainst(local, remote engine.Manifest) engine.Plan {
+	if c.dropsSetid.Load() {
+		local = withoutSetid(local)
+	}
 	return engine.Diff(local, c.rules.Load().filter(remote))
 }
 

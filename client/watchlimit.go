@@ -66,7 +66,7 @@ func (w *watcher) unwatchedDirs() []string {
 		dirs = append(dirs, p)
 	}
 	w.mu.Unlock()
-	return reduceScopes(dirs)
+	return engine.ReduceScopes(dirs)
 }
 
 // rescanScopes returns the directories the watch loop must rescan because

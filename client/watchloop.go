@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/dirsync/dirsync/engine"
 )
 
 // fullEvery turns every fullEvery-th retry of failed items into a full
@@ -77,7 +79,7 @@ func (l *watchLoop) run(ctx context.Context) error {
 		}
 		var scopes []string
 		if !full {
-			scopes = reduceScopes(paths)
+			scopes = engine.ReduceScopes(paths)
 			if slices.Contains(scopes, "") {
 				scopes = nil
 			}

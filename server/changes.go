@@ -25,8 +25,7 @@ func (s *Server) ApplyChanges(ctx context.Context, req *connect.Request[dirsyncv
 	s.stats.bytesReceived.Add(int64(proto.Size(req.Msg)))
 	changes := req.Msg.GetChanges()
 	if len(changes) > maxChangesPerRequest {
-		return nil, connect.NewError(connect.CodeInvalidArgument,
-			fmt.Errorf("%d changes in one request, at most %d allowed", len(changes), maxChangesPerRequest))
+		return nil, s.connectError("apply changes", "", invalidf("%d changes in one request, at most %d allowed", len(changes), maxChangesPerRequest))
 	}
 	resp := &dirsyncv1.ApplyChangesResponse{Results: make([]*dirsyncv1.ChangeResult, len(changes))}
 	// The changes of a batch are mostly in a few directories, often
@@ -124,7 +123,10 @@ func (s *Server) mutateEntry(ctx context.Context, dirs *dirCache, pe *dirsyncv1.
 	if err != nil {
 		return err
 	}
-	return s.mutate(ctx, dirs, e.Path, makeParents, func(parent *os.Root) error { return fn(parent, e) })
+	return s.mutate(ctx, dirs, e.Path, makeParents, func(parent *os.Root) error {
+		e.Mode = s.keptMode(e)
+		return fn(parent, e)
+	})
 }
 
 // deleteEntry removes the entry at rel with everything under it, never

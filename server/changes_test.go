@@ -261,7 +261,7 @@ func TestContentIndexSurvivesRestart(t *testing.T) {
 		t.Errorf("copy differs")
 	}
 	sum := sha256.Sum256(data)
-	if paths := env.srv.index.holders(sum); len(paths) != 2 {
+	if paths := env.srv.index.holders(sum, 100); len(paths) != 2 {
 		t.Errorf("holders = %q, want orig and copy", paths)
 	}
 }

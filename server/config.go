@@ -49,6 +49,8 @@ read_only = true                         # only Status, GetManifest, GetSignatur
 name = "ci"
 root = "/srv/mirror/ci"
 token_env = "DIRSYNC_CI_TOKEN"           # environment variable holding the token
+# allow_setid = true   # keep setuid, setgid and sticky bits (cleared by
+#                      # default: as root the server would own them)
 `
 
 // Config is the set of tenants one server serves. It is what [LoadConfig]
@@ -75,6 +77,9 @@ type Tenant struct {
 	// ReadOnly allows only the RPCs that read: Status, GetManifest and
 	// GetSignature.
 	ReadOnly bool
+	// AllowSetid keeps the setuid, setgid and sticky bits of the modes
+	// the tenant sends; see [Options.AllowSetid].
+	AllowSetid bool
 }
 
 // fileConfig is the TOML form of a Config.
@@ -91,6 +96,7 @@ type fileTenant struct {
 	TokenEnv     string   `toml:"token_env"`
 	ReadOnly     bool     `toml:"read_only"`
 	ClientCertCN []string `toml:"client_cert_cn"`
+	AllowSetid   bool     `toml:"allow_setid"`
 }
 
 // tenantName is the form of a tenant's name.
@@ -144,7 +150,7 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 // absolute, decodes hashes and reads and hashes tokens. It checks what
 // only the file form has (hex, token sources); Validate checks the rest.
 func (ft fileTenant) resolve(base string, getenv func(string) string) (Tenant, error) {
-	t := Tenant{Name: ft.Name, ReadOnly: ft.ReadOnly, ClientCertCNs: ft.ClientCertCN}
+	t := Tenant{Name: ft.Name, ReadOnly: ft.ReadOnly, ClientCertCNs: ft.ClientCertCN, AllowSetid: ft.AllowSetid}
 	if ft.Root != "" {
 		t.Root = absUnder(base, ft.Root)
 	}

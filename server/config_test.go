@@ -51,6 +51,7 @@ read_only = true
 name = "ci"
 root = "ci"
 token_env = "CI_TOKEN"
+allow_setid = true
 `, ""},
 		{"no tenants", ``, "no [[tenant]]"},
 		{"duplicate name", `
@@ -203,6 +204,9 @@ func checkValidConfig(t *testing.T, cfg Config, dir, token, envToken string, has
 	}
 	if docs.Root != "/srv/docs" || !docs.ReadOnly || len(docs.TokenHashes) != 1 || docs.TokenHashes[0] != hashed {
 		t.Errorf("docs: %+v", docs)
+	}
+	if web.AllowSetid || docs.AllowSetid || !ci.AllowSetid {
+		t.Errorf("allow_setid: web %v, docs %v, ci %v; want only ci", web.AllowSetid, docs.AllowSetid, ci.AllowSetid)
 	}
 	if len(ci.TokenHashes) != 1 || ci.TokenHashes[0] != sha256.Sum256([]byte(envToken)) {
 		t.Errorf("ci: %+v", ci)

@@ -2,7 +2,10 @@ package server
 
 import (
 	"slices"
+	"strings"
 	"sync"
+
+	"github.com/google/btree"
 )
 
 // content describes the content of one regular file as it was when it was
@@ -28,8 +31,18 @@ type contentIndex struct {
 	mu     sync.RWMutex
 	byPath map[string]content
 	bySum  map[[32]byte]pathSet
+	// sorted holds the paths of byPath in byte order, where the paths
+	// under a directory are contiguous: removeTree visits those only,
+	// so deleting many directories does not walk the index for each.
+	sorted *btree.BTreeG[string]
 	bytes  int64 // total size of the files in byPath
+	// visited counts the paths removeTree has looked at, for tests.
+	visited int64
 }
+
+// indexDegree is the degree of contentIndex.sorted; 32, google/btree's
+// usual choice, keeps nodes within a few cache lines.
+const indexDegree = 32
 
 // pathSet is the set of paths that hold one content. Nearly every content
 // has a single holder, so that one is kept inline and a map is made only
@@ -69,14 +82,18 @@ func (ps *pathSet) remove(p string) {
 	}
 }
 
-// list returns the paths of the set, unsorted.
-func (ps pathSet) list() []string {
-	if ps.first == "" {
+// list returns at most n paths of the set, unsorted; which ones, when it
+// holds more, is unspecified.
+func (ps pathSet) list(n int) []string {
+	if ps.first == "" || n <= 0 {
 		return nil
 	}
-	paths := make([]string, 0, 1+len(ps.rest))
+	paths := make([]string, 0, min(n, 1+len(ps.rest)))
 	paths = append(paths, ps.first)
 	for p := range ps.rest {
+		if len(paths) == n {
+			break
+		}
 		paths = append(paths, p)
 	}
 	return paths
@@ -87,6 +104,7 @@ func newContentIndex() *contentIndex {
 	return &contentIndex{
 		byPath: make(map[string]content),
 		bySum:  make(map[[32]byte]pathSet),
+		sorted: btree.NewG(indexDegree, func(a, b string) bool { return a < b }),
 	}
 }
 
@@ -94,7 +112,11 @@ func newContentIndex() *contentIndex {
 func (ix *contentIndex) put(rel string, c content) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.dropLocked(rel)
+	if old, ok := ix.byPath[rel]; ok {
+		ix.unsumLocked(rel, old)
+	} else {
+		ix.sorted.ReplaceOrInsert(rel)
+	}
 	ix.byPath[rel] = c
 	ix.bytes += c.size
 	paths := ix.bySum[c.sum]
@@ -118,17 +140,24 @@ func (ix *contentIndex) remove(rel string) {
 }
 
 // removeTree forgets rel and every path below it, for a directory that was
-// removed or replaced. It walks the whole index, so callers use [remove]
-// for entries that were not directories.
+// removed or replaced. It costs what the paths below rel cost, not the
+// whole index.
 func (ix *contentIndex) removeTree(rel string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.dropLocked(rel)
 	prefix := rel + "/"
-	for p := range ix.byPath {
-		if len(p) > len(prefix) && p[:len(prefix)] == prefix {
-			ix.dropLocked(p)
+	var below []string
+	ix.sorted.AscendGreaterOrEqual(prefix, func(p string) bool {
+		ix.visited++
+		if !strings.HasPrefix(p, prefix) {
+			return false
 		}
+		below = append(below, p)
+		return true
+	})
+	for _, p := range below {
+		ix.dropLocked(p)
 	}
 }
 
@@ -139,6 +168,13 @@ func (ix *contentIndex) dropLocked(rel string) {
 		return
 	}
 	delete(ix.byPath, rel)
+	ix.sorted.Delete(rel)
+	ix.unsumLocked(rel, old)
+}
+
+// unsumLocked forgets that rel holds old, in bySum and the byte count.
+// ix.mu must be held for writing.
+func (ix *contentIndex) unsumLocked(rel string, old content) {
 	ix.bytes -= old.size
 	paths := ix.bySum[old.sum]
 	paths.remove(rel)
@@ -149,11 +185,12 @@ func (ix *contentIndex) dropLocked(rel string) {
 	}
 }
 
-// holders returns the paths recorded as holding content with the given
-// SHA-256, sorted.
-func (ix *contentIndex) holders(sum [32]byte) []string {
+// holders returns at most n of the paths recorded as holding content with
+// the given SHA-256, sorted. The bound keeps a lookup's cost independent
+// of how many files share a content (every empty file shares one).
+func (ix *contentIndex) holders(sum [32]byte, n int) []string {
 	ix.mu.RLock()
-	paths := ix.bySum[sum].list()
+	paths := ix.bySum[sum].list(n)
 	ix.mu.RUnlock()
 	slices.Sort(paths)
 	return paths

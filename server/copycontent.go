@@ -8,10 +8,14 @@ import (
 	"os"
 	"path"
 
-	"connectrpc.com/connect"
-
 	"github.com/dirsync/dirsync/engine"
 )
+
+// maxCopySources is the most holders of a content that copyContent tries:
+// a holder that turns out stale leaves the index, so the next lookup
+// finds others, and a change costs the same however many files share the
+// content.
+const maxCopySources = 8
 
 // errStaleSource reports that an indexed path no longer holds the content
 // the index recorded for it.
@@ -25,14 +29,16 @@ func (s *Server) copyContent(parent *os.Root, e engine.Entry) (int64, error) {
 	if !e.HasSHA256 {
 		return 0, invalidf("copy content to %q: entry has no sha256", e.Path)
 	}
-	for _, src := range s.index.holders(e.SHA256) {
+	if c, ok := s.index.get(e.Path); ok && c.sum == e.SHA256 {
+		// The file already has the content: only its metadata may
+		// differ, as after a touch.
+		if n, err := s.sameContent(parent, e); err == nil {
+			return n, nil
+		}
+	}
+	for _, src := range s.index.holders(e.SHA256, maxCopySources) {
 		if src == e.Path {
-			// The file already has the content: only its metadata may
-			// differ, as after a touch.
-			if n, err := s.sameContent(parent, e); err == nil {
-				return n, nil
-			}
-			continue
+			continue // checked above
 		}
 		n, err := s.copyFrom(src, e)
 		if errors.Is(err, errStaleSource) {
@@ -46,7 +52,7 @@ func (s *Server) copyContent(parent *os.Root, e engine.Entry) (int64, error) {
 		s.stats.changed()
 		return n, nil
 	}
-	return 0, failf(connect.CodeNotFound, "copy content to %q: no content with that sha256 on the server", e.Path)
+	return 0, refuse(errNoContent, "copy content to %q: no content with that sha256 on the server", e.Path)
 }
 
 // sameContent checks that the file at e.Path, in its parent directory

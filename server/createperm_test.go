@@ -52,9 +52,10 @@ func TestCreatePerm(t *testing.T) {
 // permissions or chmodded afterwards, new or replacing a file of another
 // mode.
 func TestUploadModes(t *testing.T) {
+	// Set-id bits are kept only when allowed; see TestSetidDropped.
 	mtime := time.Date(2023, 1, 2, 3, 4, 5, 987654321, time.UTC)
 	modes := []uint32{0o644, 0o600, 0o755, 0o700, 0o640, 0o666, 0o664, 0o444, 0o400, 0o4755, 0o2750, 0o1777, 0}
-	forEachProtocol(t, func(t *testing.T, env *testEnv) {
+	forEachProtocolOpts(t, Options{AllowSetid: true}, func(t *testing.T, env *testEnv) {
 		var reqs []*dirsyncv1.UploadRequest
 		for i, mode := range modes {
 			data := randomBytes(100+i, byte(i))

@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-
-	"connectrpc.com/connect"
 )
 
 // openDir opens the directory dir ("" for the root), the parent of the
@@ -69,10 +67,10 @@ func (s *Server) openChildDir(parent *os.Root, name, rel, walked string, create 
 	case err != nil:
 		return nil, fmt.Errorf("lstat parent %q: %w", walked, err)
 	case info.Mode().Type() == fs.ModeSymlink:
-		return nil, failf(connect.CodeFailedPrecondition,
+		return nil, refuse(errBlockedParent,
 			"path %q: parent %q is a symlink on the server; delete it first", rel, walked)
 	case !info.IsDir():
-		return nil, failf(connect.CodeFailedPrecondition,
+		return nil, refuse(errBlockedParent,
 			"path %q: parent %q is not a directory on the server; delete it first", rel, walked)
 	}
 	child, err := parent.OpenRoot(name)
@@ -85,7 +83,7 @@ func (s *Server) openChildDir(parent *os.Root, name, rel, walked string, create 
 	opened, err := child.Stat(".")
 	if err != nil || !os.SameFile(info, opened) {
 		child.Close()
-		return nil, failf(connect.CodeAborted, "path %q: parent %q changed while it was opened; try again", rel, walked)
+		return nil, refuse(errChangedMeanwhile, "path %q: parent %q changed while it was opened; try again", rel, walked)
 	}
 	return child, nil
 }

@@ -39,6 +39,21 @@
 // for any upload, so nothing in a partial is trusted. A full disk (ENOSPC,
 // EDQUOT) fails the file with ResourceExhausted and leaves the old version.
 //
+// # Errors
+//
 // Errors are mapped to Connect codes in one place (errors.go); messages sent
-// to clients name relative paths only.
+// to clients name relative paths only. The file system's refusals name
+// their cause: a full disk or quota is ResourceExhausted, a permission
+// denied, an immutable entry or a read-only mount is FailedPrecondition
+// (not PermissionDenied, which is about the caller's credentials), e.g.
+// `upload: server cannot write "a/b": read-only file system`. New warns
+// when the root is not writable.
+//
+// # Modes
+//
+// The server clears setuid, setgid and sticky bits from the modes peers
+// send unless Options.AllowSetid is set (setid.go): running as root, it
+// would otherwise own a tenant's setuid executables. Every
+// GetManifestResponse says whether it does, so that clients compare modes
+// without those bits.
 package server

@@ -13,13 +13,57 @@ import (
 	"github.com/dirsync/dirsync/engine"
 )
 
-// errBaseChanged reports that the server's copy of a file no longer has the
-// SHA-256 a delta was computed against.
-var errBaseChanged = errors.New("base changed")
+// The kinds of refusal the server's own checks make, as sentinels that
+// [Server.classify] maps to Connect codes. Sites wrap them with
+// [refuse], whose message names the problem and relative paths only.
+var (
+	// errInvalid is bad input from the peer: InvalidArgument.
+	errInvalid = errors.New("invalid request")
+	// errNotRegular reports a path that is not a regular file on the
+	// server where one is needed: FailedPrecondition.
+	errNotRegular = errors.New("not a regular file on the server")
+	// errBlockedParent reports a parent that is a symlink or not a
+	// directory on the server: FailedPrecondition, until the peer
+	// deletes it.
+	errBlockedParent = errors.New("parent is not a directory on the server")
+	// errChangedMeanwhile reports an entry that changed while the server
+	// read or opened it: Aborted, try again.
+	errChangedMeanwhile = errors.New("changed on the server meanwhile")
+	// errNoContent reports that no file under the root holds a content:
+	// NotFound, the normal answer for new content.
+	errNoContent = errors.New("no content with that sha256 on the server")
+	// errBaseChanged reports that the server's copy of a file no longer
+	// has the SHA-256 a delta was computed against: Aborted.
+	errBaseChanged = errors.New("base changed")
+)
 
-// requestError is a failure the server detected itself, with the Connect
-// code that describes it. Its message names the problem and relative paths
-// only, so it is safe to send to the peer.
+// refusal is a failure the server detected itself: kind, one of the
+// sentinels above, decides its code and msg describes it. msg names
+// relative paths only, so it is safe to send to the peer.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+// Error returns the message.
+func (e *refusal) Error() string { return e.msg }
+
+// Unwrap returns the kind.
+func (e *refusal) Unwrap() error { return e.kind }
+
+// refuse returns a *refusal of the given kind with the formatted message,
+// which must not contain server paths.
+func refuse(kind error, format string, args ...any) error {
+	return &refusal{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// invalidf returns a refusal of kind errInvalid: bad input.
+func invalidf(format string, args ...any) error {
+	return refuse(errInvalid, format, args...)
+}
+
+// requestError is a failure with a Connect code chosen where it was
+// detected; only the limits use it. Its message is safe to send.
 type requestError struct {
 	code connect.Code
 	msg  string
@@ -34,19 +78,40 @@ func failf(code connect.Code, format string, args ...any) error {
 	return &requestError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// invalidf returns an InvalidArgument *requestError.
-func invalidf(format string, args ...any) error {
-	return failf(connect.CodeInvalidArgument, format, args...)
+// fsCodes maps the file system's refusals that the operator, not the
+// peer, must fix to Connect codes: the peer sees the cause. Permission
+// errors are FailedPrecondition, not PermissionDenied, which means the
+// caller's credentials were refused and makes clients stop as on a bad
+// token.
+var fsCodes = map[syscall.Errno]connect.Code{
+	syscall.EACCES: connect.CodeFailedPrecondition,
+	syscall.EPERM:  connect.CodeFailedPrecondition,
+	syscall.EROFS:  connect.CodeFailedPrecondition,
+	syscall.ENOSPC: connect.CodeResourceExhausted,
+	syscall.EDQUOT: connect.CodeResourceExhausted,
+	syscall.EFBIG:  connect.CodeResourceExhausted,
+	syscall.EMFILE: connect.CodeResourceExhausted,
+	syscall.ENFILE: connect.CodeResourceExhausted,
 }
+
+// readOps are the operations that only read the tree; the others write.
+var readOps = map[string]bool{"get manifest": true, "get signature": true, "status": true, "get partial": true}
 
 // classify maps err, which happened while doing op on the relative path
 // rel, to a Connect code and a message that is safe to send to the peer.
 // It is the one place where the server decides codes. Errors it cannot
-// attribute to the request (code Internal) are logged in full on the
-// server and reported to the peer only generically.
+// attribute to the request or to the state of the server's file system
+// (code Internal) are logged in full on the server and reported to the
+// peer only generically.
 func (s *Server) classify(op, rel string, err error) (connect.Code, string) {
-	var re *requestError
+	var (
+		rf    *refusal
+		re    *requestError
+		errno syscall.Errno
+	)
 	switch {
+	case errors.As(err, &rf):
+		return refusalCode(rf.kind), rf.msg
 	case errors.As(err, &re):
 		return re.code, re.msg
 	case errors.Is(err, engine.ErrInvalidPath),
@@ -61,17 +126,42 @@ func (s *Server) classify(op, rel string, err error) (connect.Code, string) {
 		return connect.CodeAborted, fmt.Sprintf("%s %q: base changed, send the file again", op, rel)
 	case errors.Is(err, engine.ErrChecksumMismatch):
 		return connect.CodeAborted, fmt.Sprintf("%s %q: %v", op, rel, err)
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return connect.CodeResourceExhausted, fmt.Sprintf("%s %q: disk full, no space left on the server", op, rel)
 	case errors.Is(err, fs.ErrNotExist):
 		return connect.CodeNotFound, fmt.Sprintf("%s %q: not found", op, rel)
 	case errors.Is(err, context.Canceled):
 		return connect.CodeCanceled, fmt.Sprintf("%s %q: canceled", op, rel)
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.CodeDeadlineExceeded, fmt.Sprintf("%s %q: deadline exceeded", op, rel)
+	case errors.As(err, &errno) && fsCodes[errno] != 0:
+		// The errno's text only: err itself may hold server paths.
+		s.log.Debug("file system refused", slog.String("op", op), slog.String("path", rel), slog.Any("error", err))
+		verb := "write"
+		if readOps[op] {
+			verb = "read"
+		}
+		what := fmt.Sprintf("%q", rel)
+		if rel == "" {
+			what = "its root"
+		}
+		return fsCodes[errno], fmt.Sprintf("%s: server cannot %s %s: %v", op, verb, what, errno)
 	}
 	s.log.Error("internal error", slog.String("op", op), slog.String("path", rel), slog.Any("error", err))
 	return connect.CodeInternal, fmt.Sprintf("%s %q: internal server error", op, rel)
+}
+
+// refusalCode returns the Connect code of a refusal of the given kind.
+func refusalCode(kind error) connect.Code {
+	switch kind {
+	case errInvalid:
+		return connect.CodeInvalidArgument
+	case errNotRegular, errBlockedParent:
+		return connect.CodeFailedPrecondition
+	case errChangedMeanwhile, errBaseChanged:
+		return connect.CodeAborted
+	case errNoContent:
+		return connect.CodeNotFound
+	}
+	return connect.CodeInternal
 }
 
 // connectError converts err from doing op on rel into a *connect.Error,

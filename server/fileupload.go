@@ -101,6 +101,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 	if err := checkPath(want.Path); err != nil {
 		return err
 	}
+	want.Mode = s.keptMode(want)
 	switch {
 	case want.Type != engine.TypeFile:
 		return invalidf("upload of %q: entry type must be FILE", want.Path)

@@ -10,8 +10,6 @@ import (
 	"os"
 	"sync"
 
-	"connectrpc.com/connect"
-
 	"github.com/dirsync/dirsync/engine"
 )
 
@@ -48,7 +46,7 @@ func hashOpen(rel string, f *os.File) (content, error) {
 		return content{}, fmt.Errorf("stat %q: %w", rel, err)
 	}
 	if !info.Mode().IsRegular() {
-		return content{}, failf(connect.CodeFailedPrecondition, "path %q: not a regular file on the server", rel)
+		return content{}, refuse(errNotRegular, "path %q: not a regular file on the server", rel)
 	}
 	buf := hashBuffers.Get().(*[hashBufferSize]byte)
 	defer hashBuffers.Put(buf)
@@ -59,7 +57,7 @@ func hashOpen(rel string, f *os.File) (content, error) {
 		return content{}, fmt.Errorf("hash %q: %w", rel, err)
 	}
 	if n != info.Size() {
-		return content{}, failf(connect.CodeAborted, "path %q: changed on the server while being read", rel)
+		return content{}, refuse(errChangedMeanwhile, "path %q: changed on the server while being read", rel)
 	}
 	c := content{size: n, mtimeNs: info.ModTime().UnixNano()}
 	h.Sum(c.sum[:0])

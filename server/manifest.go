@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
-	"fmt"
 
 	"connectrpc.com/connect"
 
+	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
@@ -18,19 +18,22 @@ const manifestBatchSize = 1000
 // [manifestBatchSize] entries. Every regular file carries its SHA-256,
 // taken from the content index when the file's size and mtime match it and
 // computed otherwise, unless the request asks to omit it. Requested paths
-// must be canonical; one that does not exist lists nothing.
+// must be canonical; one that does not exist lists nothing. They are
+// reduced first (see [engine.ReduceScopes]), so that a request naming a
+// directory many times, or a directory and paths below it, scans and
+// hashes each entry once. Every message reports whether the server drops
+// set-id bits (see [Server.keptMode]).
 func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
 	scopes := req.Msg.GetPaths()
 	if len(scopes) > maxManifestScopes {
-		return connect.NewError(connect.CodeInvalidArgument,
-			fmt.Errorf("%d paths in one manifest request, at most %d allowed", len(scopes), maxManifestScopes))
+		return s.connectError("get manifest", "", invalidf("%d paths in one manifest request, at most %d allowed", len(scopes), maxManifestScopes))
 	}
 	for _, p := range scopes {
 		if err := checkPath(p); err != nil {
 			return s.connectError("get manifest", p, err)
 		}
 	}
-	m, err := s.scanTree(scopes)
+	m, err := s.scanTree(engine.ReduceScopes(scopes))
 	if err != nil {
 		return s.connectError("get manifest", "", err)
 	}
@@ -40,9 +43,12 @@ func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1
 			return s.connectError("get manifest", "", err)
 		}
 	}
-	for len(m) > 0 {
+	// Every batch tells whether set-id bits are dropped, and there is a
+	// batch even for an empty listing when they are: a client must know
+	// before it plans.
+	for first := true; len(m) > 0 || first && !s.allowSetid; first = false {
 		n := min(len(m), manifestBatchSize)
-		batch := &dirsyncv1.GetManifestResponse{Entries: make([]*dirsyncv1.Entry, n)}
+		batch := &dirsyncv1.GetManifestResponse{Entries: make([]*dirsyncv1.Entry, n), DropsSetid: !s.allowSetid}
 		for i, e := range m[:n] {
 			batch.Entries[i] = entryToProto(e)
 		}

@@ -53,6 +53,7 @@ func NewRouter(cfg Config, opts Options) (*Router, error) {
 	for _, tc := range cfg.Tenants {
 		o := opts
 		o.Name = tc.Name
+		o.AllowSetid = tc.AllowSetid
 		o.Logger = log.With("tenant", tc.Name)
 		srv, err := New(tc.Root, o)
 		if err != nil {

@@ -64,6 +64,11 @@ type Options struct {
 	// as its size then differs. A killed server loses nothing: the page
 	// cache survives it.
 	SyncNewFiles bool
+	// AllowSetid keeps the setuid, setgid and sticky bits of the modes
+	// peers send. By default they are cleared: a server running as root
+	// would otherwise make a peer's setuid file a root-owned setuid
+	// executable.
+	AllowSetid bool
 	// WriteFault is a hook for tests only, nil otherwise: when set, it is
 	// called before every write of file content (uploads and copied
 	// content) with the number of bytes about to be written, and an error
@@ -103,6 +108,8 @@ type Server struct {
 	tempSeq atomic.Uint64
 	// dirEpoch counts directory removals; see [dirCache].
 	dirEpoch atomic.Uint64
+	// allowSetid is Options.AllowSetid.
+	allowSetid bool
 	// writeFault is Options.WriteFault.
 	writeFault func(n int) error
 
@@ -116,7 +123,8 @@ var _ dirsyncv1connect.SyncServiceHandler = (*Server)(nil)
 // New opens the existing directory root and returns a Server that mirrors
 // into it. Before it returns, it removes temporary files left under root
 // by an earlier run that stopped halfway, and hashes every regular file to
-// build the content index, so it may take a while on a large tree.
+// build the content index, so it may take a while on a large tree. It
+// logs a warning when the root is not writable.
 func New(root string, opts Options) (*Server, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -138,6 +146,7 @@ func New(root string, opts Options) (*Server, error) {
 		hashWorkers:  opts.HashWorkers,
 		syncNewFiles: opts.SyncNewFiles,
 		writeFault:   opts.WriteFault,
+		allowSetid:   opts.AllowSetid,
 		index:        newContentIndex(),
 		locks:        newPathLocks(),
 	}
@@ -167,6 +176,7 @@ func New(root string, opts Options) (*Server, error) {
 		r.Close()
 		return nil, err
 	}
+	s.checkWritable()
 	s.handler = s.newHandler()
 	return s, nil
 }

@@ -63,7 +63,7 @@ func (s *Server) sign(rel string, blockSize uint32) (*dirsyncv1.SignatureHeader,
 		return nil, nil, fmt.Errorf("lstat %q: %w", rel, err)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, nil, failf(connect.CodeFailedPrecondition, "path %q: not a regular file on the server", rel)
+		return nil, nil, refuse(errNotRegular, "path %q: not a regular file on the server", rel)
 	}
 	f, err := s.root.Open(rel)
 	if err != nil {
@@ -75,7 +75,7 @@ func (s *Server) sign(rel string, blockSize uint32) (*dirsyncv1.SignatureHeader,
 		return nil, nil, fmt.Errorf("stat %q: %w", rel, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, nil, failf(connect.CodeFailedPrecondition, "path %q: not a regular file on the server", rel)
+		return nil, nil, refuse(errNotRegular, "path %q: not a regular file on the server", rel)
 	}
 	// The index knows the SHA-256 of a file whose size and mtime it
 	// recorded; only other files are hashed, in the same read.

@@ -21,6 +21,11 @@ type stats struct {
 	// directories (for group commits, copied content, deletions and
 	// replaced symlinks).
 	durableSyncs atomic.Int64
+	// setidDropped counts the entries whose set-id bits were cleared;
+	// see [Server.keptMode].
+	setidDropped atomic.Int64
+	// scans counts the scans of the tree or of a subtree, for tests.
+	scans atomic.Int64
 }
 
 // changed records that the tree was changed now.

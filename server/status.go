@@ -32,6 +32,8 @@ func (s *Server) Status(ctx context.Context, _ *connect.Request[dirsyncv1.Status
 		Failures:        s.stats.failures.Load(),
 		SyncNewFiles:    s.syncNewFiles,
 		DurableSyncs:    s.stats.durableSyncs.Load(),
+		DropsSetid:      !s.allowSetid,
+		SetidDropped:    s.stats.setidDropped.Load(),
 	}
 	for _, e := range m {
 		switch e.Type {

@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"slices"
 	"time"
 
 	"github.com/dirsync/dirsync/engine"
 )
 
 // scanTree lists the tree under the root, or the given subtrees of it, in
-// path order and without temporary files. Files are not hashed. Items the
+// path order and without temporary files. scopes must be reduced (see
+// [engine.ReduceScopes]): each is scanned once, so overlapping scopes
+// would be scanned as often as they are named. Files are not hashed. Items the
 // scan had to leave out are logged. The scan is contained: peers may swap
 // a directory for a symlink while it runs, and it still lists nothing
 // outside the root.
@@ -20,6 +21,7 @@ func (s *Server) scanTree(scopes []string) (engine.Manifest, error) {
 		return isTempName(path.Base(rel))
 	}}
 	if len(scopes) == 0 {
+		s.stats.scans.Add(1)
 		m, errs, err := engine.Scan(s.rootPath, opts)
 		if err != nil {
 			return nil, fmt.Errorf("scan tree: %w", err)
@@ -29,6 +31,7 @@ func (s *Server) scanTree(scopes []string) (engine.Manifest, error) {
 	}
 	var all engine.Manifest
 	for _, scope := range scopes {
+		s.stats.scans.Add(1)
 		m, errs, err := engine.ScanPath(s.rootPath, scope, opts)
 		if err != nil {
 			return nil, fmt.Errorf("scan %q: %w", scope, err)
@@ -36,9 +39,8 @@ func (s *Server) scanTree(scopes []string) (engine.Manifest, error) {
 		s.logScanErrors(errs)
 		all = append(all, m...)
 	}
-	// Overlapping scopes list some entries twice.
-	all.Sort()
-	all = slices.CompactFunc(all, func(a, b engine.Entry) bool { return a.Path == b.Path })
+	// Reduced scopes are sorted and disjoint, and each one's entries
+	// come sorted: so does their concatenation.
 	return all, nil
 }
 

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"connectrpc.com/connect"
@@ -77,8 +76,7 @@ func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *com
 		req, err := stream.Receive()
 		if errors.Is(err, io.EOF) {
 			if cur != nil {
-				return connect.NewError(connect.CodeInvalidArgument,
-					fmt.Errorf("upload of %q: stream ended before the file's finish", cur.rel))
+				return s.connectError("upload", "", invalidf("upload of %q: stream ended before the file's finish", cur.rel))
 			}
 			return nil
 		}
@@ -89,13 +87,11 @@ func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *com
 
 		switch {
 		case req.GetHeader() != nil && cur != nil:
-			return connect.NewError(connect.CodeInvalidArgument,
-				fmt.Errorf("upload of %q: header of the next file before the file's finish", cur.rel))
+			return s.connectError("upload", "", invalidf("upload of %q: header of the next file before the file's finish", cur.rel))
 		case req.GetHeader() != nil:
 			cur = s.beginUpload(ctx, req.GetHeader(), dirs)
 		case cur == nil && !packedOnly(req):
-			return connect.NewError(connect.CodeInvalidArgument,
-				errors.New("upload message without a header outside a file"))
+			return s.connectError("upload", "", invalidf("upload message without a header outside a file"))
 		}
 		if cur != nil {
 			cur.apply(req.GetOps())
@@ -107,12 +103,11 @@ func (s *Server) receiveUploads(ctx context.Context, stream uploadStream, c *com
 		}
 		if files := req.GetFiles(); len(files) > 0 {
 			if cur != nil {
-				return connect.NewError(connect.CodeInvalidArgument,
-					fmt.Errorf("upload of %q: packed files before the file's finish", cur.rel))
+				return s.connectError("upload", "", invalidf("upload of %q: packed files before the file's finish", cur.rel))
 			}
 			for _, f := range files {
 				if f.GetHeader() == nil {
-					return connect.NewError(connect.CodeInvalidArgument, errors.New("packed upload file without a header"))
+					return s.connectError("upload", "", invalidf("packed upload file without a header"))
 				}
 				u := s.beginUpload(ctx, f.GetHeader(), dirs)
 				u.apply(f.GetOps())

@@ -96,7 +96,7 @@ func runFullDisk(t *testing.T, root, url string, serverLogs func() string, fill,
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(client.output.String(), "disk full") {
+	if !strings.Contains(client.output.String(), "no space left on device") {
 		t.Errorf("the client's report does not say the disk is full:\n%s", client.output.String())
 	}
 	for rel, data := range v1 {

@@ -269,7 +269,13 @@ type StatusResponse struct {
 	SyncNewFiles bool `protobuf:"varint,17,opt,name=sync_new_files,json=syncNewFiles,proto3" json:"sync_new_files,omitempty"`
 	// Syncs that the server waited for before answering, since start:
 	// shared syncfs rounds, and fsyncs of single files and directories.
-	DurableSyncs  int64 `protobuf:"varint,18,opt,name=durable_syncs,json=durableSyncs,proto3" json:"durable_syncs,omitempty"`
+	DurableSyncs int64 `protobuf:"varint,18,opt,name=durable_syncs,json=durableSyncs,proto3" json:"durable_syncs,omitempty"`
+	// Whether the server clears setuid, setgid and sticky bits from the modes
+	// it is sent (the default; a tenant's allow_setid or --allow-setid keeps
+	// them).
+	DropsSetid bool `protobuf:"varint,19,opt,name=drops_setid,json=dropsSetid,proto3" json:"drops_setid,omitempty"`
+	// Entries whose set-id bits the server cleared since start.
+	SetidDropped  int64 `protobuf:"varint,20,opt,name=setid_dropped,json=setidDropped,proto3" json:"setid_dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -430,6 +436,20 @@ func (x *StatusResponse) GetDurableSyncs() int64 {
 	return 0
 }
 
+func (x *StatusResponse) GetDropsSetid() bool {
+	if x != nil {
+		return x.DropsSetid
+	}
+	return false
+}
+
+func (x *StatusResponse) GetSetidDropped() int64 {
+	if x != nil {
+		return x.SetidDropped
+	}
+	return 0
+}
+
 // GetManifestRequest selects the part of the tree to list.
 type GetManifestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -492,7 +512,12 @@ func (x *GetManifestRequest) GetOmitSha256() bool {
 type GetManifestResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Entries in path order, parents before children.
-	Entries       []*Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	Entries []*Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Whether the server clears setuid, setgid and sticky bits from the modes
+	// it is sent, as in StatusResponse; set in every message, and the
+	// response then has at least one. A client compares its modes without
+	// those bits, or it would find them different after every pass.
+	DropsSetid    bool `protobuf:"varint,2,opt,name=drops_setid,json=dropsSetid,proto3" json:"drops_setid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -532,6 +557,13 @@ func (x *GetManifestResponse) GetEntries() []*Entry {
 		return x.Entries
 	}
 	return nil
+}
+
+func (x *GetManifestResponse) GetDropsSetid() bool {
+	if x != nil {
+		return x.DropsSetid
+	}
+	return false
 }
 
 // ApplyChangesRequest is a batch of structural changes to apply in order.
@@ -1828,7 +1860,7 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\vlink_target\x18\x06 \x01(\tR\n" +
 	"linkTarget\x12\x16\n" +
 	"\x06sha256\x18\a \x01(\fR\x06sha256\"\x0f\n" +
-	"\rStatusRequest\"\xb2\x05\n" +
+	"\rStatusRequest\"\xf8\x05\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\tR\x04root\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
@@ -1850,13 +1882,18 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x11dedup_saved_bytes\x18\x0f \x01(\x03R\x0fdedupSavedBytes\x12\x1a\n" +
 	"\bfailures\x18\x10 \x01(\x03R\bfailures\x12$\n" +
 	"\x0esync_new_files\x18\x11 \x01(\bR\fsyncNewFiles\x12#\n" +
-	"\rdurable_syncs\x18\x12 \x01(\x03R\fdurableSyncs\"K\n" +
+	"\rdurable_syncs\x18\x12 \x01(\x03R\fdurableSyncs\x12\x1f\n" +
+	"\vdrops_setid\x18\x13 \x01(\bR\n" +
+	"dropsSetid\x12#\n" +
+	"\rsetid_dropped\x18\x14 \x01(\x03R\fsetidDropped\"K\n" +
 	"\x12GetManifestRequest\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x1f\n" +
 	"\vomit_sha256\x18\x02 \x01(\bR\n" +
-	"omitSha256\"B\n" +
+	"omitSha256\"c\n" +
 	"\x13GetManifestResponse\x12+\n" +
-	"\aentries\x18\x01 \x03(\v2\x11.dirsync.v1.EntryR\aentries\"C\n" +
+	"\aentries\x18\x01 \x03(\v2\x11.dirsync.v1.EntryR\aentries\x12\x1f\n" +
+	"\vdrops_setid\x18\x02 \x01(\bR\n" +
+	"dropsSetid\"C\n" +
 	"\x13ApplyChangesRequest\x12,\n" +
 	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\"\x87\x02\n" +
 	"\x06Change\x12\x18\n" +

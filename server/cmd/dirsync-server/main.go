@@ -85,6 +85,11 @@ and manifest paths per request (10000), literal chunks (256 KiB), file size
 Upload streams (--max-upload-streams). A request over a limit gets
 InvalidArgument or ResourceExhausted with a message naming the limit.
 
+Modes: the setuid, setgid and sticky bits clients send are cleared, since a
+server running as root would own such files; --allow-setid (per tenant:
+allow_setid = true) keeps them. Clients are told, compare modes without
+those bits, and report how many entries lost them.
+
 Durability: every file is written to a temporary file, checked against its
 SHA-256 and renamed into place, so no one ever sees a half-written file. A
 file that replaces another is fsynced before that rename: after a crash or
@@ -130,6 +135,7 @@ type config struct {
 	maxTempBytes     int64 // 0 means unlimited
 	maxUploadStreams int
 	syncNewFiles     bool
+	allowSetid       bool
 	tlsCert          string
 	tlsKey           string
 	clientCA         string
@@ -190,6 +196,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	allowSetid, err := envBool("DIRSYNC_ALLOW_SETID")
+	if err != nil {
+		return cfg, err
+	}
 	level := envOr("DIRSYNC_LOG_LEVEL", "info")
 	fs.StringVar(&cfg.root, "root", envOr("DIRSYNC_ROOT", defaultRoot),
 		"directory to mirror into, created if missing; no authentication (env DIRSYNC_ROOT)")
@@ -215,6 +225,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
 	fs.BoolVar(&cfg.syncNewFiles, "sync-new-files", syncNew,
 		"fsync every new file and its name before answering it, not only the files that replace another; see Durability above (env DIRSYNC_SYNC_NEW_FILES)")
+	fs.BoolVar(&cfg.allowSetid, "allow-setid", allowSetid,
+		"keep the setuid, setgid and sticky bits clients send; by default they are cleared, since as root the server would own such files; with --config, use each tenant's allow_setid (env DIRSYNC_ALLOW_SETID)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -250,6 +262,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.Visit(func(f *flag.Flag) { rootSet = rootSet || f.Name == "root" })
 		if rootSet {
 			return cfg, errors.New("--root (or DIRSYNC_ROOT) and --config exclude each other: roots come from the tenants file")
+		}
+		if cfg.allowSetid {
+			return cfg, errors.New("--allow-setid (or DIRSYNC_ALLOW_SETID) and --config exclude each other: set allow_setid per tenant in the tenants file")
 		}
 		tc, err := server.LoadConfig(configFile, nil)
 		if err != nil {
@@ -415,6 +430,7 @@ func newService(cfg config, log *slog.Logger) (service, error) {
 		MaxTempBytes:     cfg.maxTempBytes,
 		MaxUploadStreams: cfg.maxUploadStreams,
 		SyncNewFiles:     cfg.syncNewFiles,
+		AllowSetid:       cfg.allowSetid,
 	}
 	if cfg.maxTempBytes == 0 {
 		opts.MaxTempBytes = -1 // unlimited
