@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -144,7 +143,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	var (
-		dir      = fset.String("dir", envString("DIRSYNC_DIR", defaultDir), "local `directory` to mirror; created if missing")
+		dir      = fset.String("dir", envString("DIRSYNC_DIR", defaultDir), "local `directory` to mirror; it must exist (the client never creates it)")
 		server   = fset.String("server", envString("DIRSYNC_SERVER", client.DefaultServerURL), "server base `URL`: http:// for cleartext HTTP/2, https:// for TLS")
 		once     = fset.Bool("once", false, "sync once, verify the mirror and exit (see exit codes)")
 		dryRun   = fset.Bool("dry-run", false, "print what a sync would change, change nothing, exit")
@@ -190,12 +189,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	if _, err := os.Stat(*dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(*dir, 0o755); err != nil {
-			log.Error("cannot create the directory", "dir", *dir, "err", err)
-			return exitUsage
-		}
-		log.Info("created the directory to mirror", "dir", *dir)
+	given := *dir
+	if !dirSet(fset) {
+		given += " (the default)"
+	}
+	if err := checkDir(*dir, given); err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
+		return exitUsage
 	}
 	var progress io.Writer
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
