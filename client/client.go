@@ -50,6 +50,9 @@ type Client struct {
 	// pollEvery is how often watch mode rescans the directories it cannot
 	// watch.
 	pollEvery time.Duration
+	// held names the deletions the last pass that had any held back (see
+	// [Client.reportHold]); nil when none are held.
+	held []string
 	// watchHook, when set, is called with each new watcher before it
 	// watches anything: tests use it to inject failures.
 	watchHook func(*watcher)

@@ -72,6 +72,10 @@ func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress 
 	}
 	slices.SortFunc(p.sum.FailedPaths, engine.ComparePaths)
 	p.sum.Failed = len(p.sum.FailedPaths)
+	if p.sum.Full {
+		scopes = nil
+	}
+	c.reportHold(p.sum.Hold, scopes)
 	if err != nil {
 		return p.sum, c.classify(err)
 	}
@@ -111,8 +115,31 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		protect = append(protect, se.Path)
 		p.fail(se.Path, "scan", se.Err)
 	}
-	plan := c.planAgainst(local, remote)
+	remote = c.rules.Load().filter(remote)
+	plan := engine.Diff(local, remote)
 	plan.Delete = deletable(plan.Delete, protect)
+	if len(plan.Delete) > 0 {
+		total, empties := len(remote), len(local) == 0
+		if scopes != nil {
+			total, empties = -1, c.rootEmpty()
+		}
+		hold, needTotal := c.opts.checkDeletes(countDeleted(plan.Delete, remote), total, empties)
+		if needTotal {
+			// Only the whole tree tells whether these deletions empty
+			// it or remove most of it.
+			c.log.Debug("deletions need the whole tree to be checked; running a full pass", "deletions", len(plan.Delete))
+			p.sum.Full = true
+			return p.run(ctx, nil, showProgress)
+		}
+		if hold != nil {
+			for _, d := range plan.Delete {
+				hold.Paths = append(hold.Paths, d.Path)
+			}
+			slices.SortFunc(hold.Paths, engine.ComparePaths)
+			p.sum.Hold = hold
+			plan = withoutDeletes(plan)
+		}
+	}
 	if c.opts.DryRun {
 		p.sum.DryRun = true
 		p.sum.Plan = plan

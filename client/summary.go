@@ -34,6 +34,10 @@ type Summary struct {
 	// are retried on the next pass.
 	Failed      int
 	FailedPaths []string
+	// Hold, when not nil, describes the deletions the pass held back
+	// because they would have emptied the server's tree or gone past
+	// Options.MaxDelete: the server still holds those entries.
+	Hold *DeleteHold
 	// LiteralBytes crossed the network as file content; MatchedBytes were
 	// rebuilt by the server from blocks of its old copies; DedupBytes were
 	// copied from content it already held.
@@ -74,10 +78,14 @@ func (s Summary) String() string {
 	if s.ResumedBytes > 0 {
 		resumed = ", " + formatBytes(s.ResumedBytes) + " resumed"
 	}
-	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s), deleted %d, unchanged %d, failed %d; "+
+	held := ""
+	if s.Hold != nil {
+		held = fmt.Sprintf(" (held back %d)", s.Hold.Entries)
+	}
+	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s), deleted %d%s, unchanged %d, failed %d; "+
 		"%s on the wire for %s in %d files, speedup %.2f, %s",
 		s.Sent, formatBytes(s.LiteralBytes), formatBytes(s.MatchedBytes), resumed, s.Deduplicated, formatBytes(s.DedupBytes),
-		s.Deleted, s.Unchanged, s.Failed, formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
+		s.Deleted, held, s.Unchanged, s.Failed, formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
 		s.Speedup(), s.Duration.Round(time.Millisecond))
 }
 

@@ -32,6 +32,9 @@ func (c *Client) Watch(ctx context.Context) error {
 	defer co.stop()
 	w := c.newWatcher(co)
 	defer w.close()
+	if _, err := w.checkRoot(); err != nil {
+		return err
+	}
 	w.addTree("")
 	go w.loop(ctx)
 	l := &watchLoop{
@@ -56,10 +59,17 @@ func (c *Client) watchPass(w *watcher) passFunc {
 		if err != nil {
 			c.log.Warn("keeping the previous ignore rules", "err", err)
 		}
+		replaced, err := w.checkRoot()
+		if err != nil {
+			return Summary{}, err
+		}
 		if changed {
 			c.log.Info("ignore rules changed; running a full pass")
 			scopes = nil
 			w.addTree("")
+		}
+		if replaced {
+			scopes = nil
 		}
 		sum, err := c.runPass(ctx, scopes, progress)
 		if scopes == nil || sum.Files >= releaseFiles {
@@ -104,6 +114,11 @@ type watcher struct {
 	// limitTold records that the watch limit was explained to the user,
 	// which happens once.
 	limitTold bool
+	// root describes the root directory as the last pass found it (see
+	// [watcher.checkRoot]); only the watch loop's goroutine uses it.
+	root os.FileInfo
+	// rootLost is set when a pass found the root gone.
+	rootLost bool
 }
 
 // newWatcher starts an fsnotify watcher feeding co. If the system refuses

@@ -32,6 +32,7 @@ const (
 	exitUsage       = 2
 	exitUnreachable = 3
 	exitAuth        = 4
+	exitHeld        = 5
 )
 
 // defaultDir is the directory mirrored when neither -dir nor DIRSYNC_DIR
@@ -84,11 +85,28 @@ Exit codes:
   0  the server holds a mirror (-once), the plan was printed (-dry-run), or
      watch mode was stopped by SIGINT/SIGTERM
   1  some items could not be synced (-once), or another error
-  2  usage error: bad flag or environment value
+  2  usage error: bad flag or environment value, or a -dir that does
+     not exist or is not a directory
   3  the server could not be reached, after retries
   4  authentication failed: the token or client certificate was missing
      or refused, the tenant is read-only, or the server's TLS certificate
      could not be verified
+  5  the pass held back its deletions (-once): they would have emptied
+     the server's tree or gone past -max-delete; it deleted nothing and
+     sent the rest
+
+Safety:
+  The client never creates the directory to mirror: a missing one is a
+  usage error, never an empty tree. A pass that would delete everything
+  the server holds because the directory is empty, or more entries than
+  -max-delete allows (by default more than half of what the server
+  holds, once that is more than %d entries), sends none of its
+  deletions: it says what it would have deleted and how to allow it
+  (-allow-empty, -max-delete N, -max-delete -1 for no limit; emptying
+  the tree needs -allow-empty whatever -max-delete says). Its other
+  changes still go. Watch mode holds them the same way, says so once
+  and keeps watching: they go once they fall within the limits, and the
+  hold ends when the directory is back.
 
 Environment (a flag beats its variable):
   DIRSYNC_DIR, DIRSYNC_SERVER, DIRSYNC_BLOCK_SIZE, DIRSYNC_COMPRESS,
@@ -129,7 +147,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("dirsync-client", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	fset.Usage = func() {
-		fmt.Fprint(fset.Output(), usageText)
+		fmt.Fprintf(fset.Output(), usageText, client.AutoDeleteFloor)
 		fset.PrintDefaults()
 	}
 	blockSize, err := envInt("DIRSYNC_BLOCK_SIZE", 0)
@@ -152,7 +170,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		showVer  = fset.Bool("version", false, "print the version and exit")
 		excludes stringList
 		creds    credentials
+		maxDel   maxDelete
 	)
+	allowEmpty := fset.Bool("allow-empty", false,
+		"let a pass delete everything on the server when the directory is empty (refused otherwise: an empty directory is more often a mistake)")
+	fset.Var(&maxDel, "max-delete",
+		fmt.Sprintf("most `entries` one pass may delete on the server, a directory counting its whole subtree: a number, 0 to delete nothing, -1 for no limit, or auto: at most half of what the server holds, or %d entries if that is more", client.AutoDeleteFloor))
 	creds.register(fset)
 	fset.IntVar(&blockSize, "block-size", blockSize,
 		fmt.Sprintf("delta block size in `bytes`, %d to %d; 0 lets the server adapt it to each file", engine.MinBlockSize, engine.MaxBlockSize))
@@ -210,6 +233,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Compression: *compress,
 		Concurrency: concurrency,
 		Excludes:    excludes,
+		MaxDelete:   int(maxDel),
+		AllowEmpty:  *allowEmpty,
 		DryRun:      *dryRun,
 		Logger:      log,
 		Progress:    progress,
@@ -255,6 +280,9 @@ func dryRunCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout i
 		return exitNotMirrored
 	}
 	fmt.Fprintln(stdout, sum.String())
+	if sum.Hold != nil {
+		fmt.Fprintln(stdout, "a sync would hold back its deletions:", sum.Hold.Error())
+	}
 	return exitOK
 }
 
@@ -265,6 +293,10 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 		return failed(log, "sync failed", err)
 	}
 	fmt.Fprintln(stdout, sum.String())
+	if sum.Hold != nil {
+		// The pass has logged what it held back and how to allow it.
+		return exitHeld
+	}
 	if sum.Full && !sum.Changed() && sum.Failed == 0 {
 		// The listing the pass compared with was the check.
 		log.Info("verified: the server holds a mirror; nothing needed changing")
