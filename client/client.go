@@ -53,6 +53,9 @@ type Client struct {
 	// held names the deletions the last pass that had any held back (see
 	// [Client.reportHold]); nil when none are held.
 	held []string
+	// toldSkipped holds the paths of the skipped items already logged
+	// (see [Client.noteSkipped]).
+	toldSkipped map[string]bool
 	// watchHook, when set, is called with each new watcher before it
 	// watches anything: tests use it to inject failures.
 	watchHook func(*watcher)

@@ -3,6 +3,7 @@ package client
 import (
 	"fmt"
 	"os"
+	"path"
 	"slices"
 	"strings"
 
@@ -74,13 +75,18 @@ func plural(n int, noun string) string {
 }
 
 // checkDeletes applies the deletion rules of the options to a plan whose
-// deletions remove n entries. total is the number of entries the server
-// holds, -1 when the pass did not list the whole tree; empties says that
-// the plan leaves the server's tree empty. It returns the hold, nil when
-// the deletions may go, and whether the pass must list the whole tree to
-// decide (a scoped pass knows neither the total nor whether the tree ends
-// up empty).
-func (o Options) checkDeletes(n, total int, empties bool) (hold *DeleteHold, needTotal bool) {
+// deletions remove n entries, of which lost are not made again elsewhere
+// by the plan (see [countLost]). total is the number of entries the
+// server holds, -1 when the pass did not list the whole tree; empties
+// says that the plan leaves the server's tree empty. It returns the hold,
+// nil when the deletions may go, and whether the pass must list the whole
+// tree to decide (a scoped pass knows neither the total nor whether the
+// tree ends up empty).
+//
+// An explicit Options.MaxDelete bounds n, as rsync's --max-delete does.
+// The default rule bounds lost instead: renaming a directory that holds
+// most of the tree deletes most of it, but loses nothing.
+func (o Options) checkDeletes(n, lost, total int, empties bool) (hold *DeleteHold, needTotal bool) {
 	if n == 0 {
 		return nil, false
 	}
@@ -101,13 +107,13 @@ func (o Options) checkDeletes(n, total int, empties bool) (hold *DeleteHold, nee
 		return &DeleteHold{Entries: n, ServerEntries: max(total, 0),
 			Reason: fmt.Sprintf("that is more than --max-delete %d", o.MaxDelete),
 			Hint:   fmt.Sprintf("if that is intended, run once with --max-delete %d (or -1 for no limit)", n)}, false
-	case o.MaxDelete == MaxDeleteAuto && n > AutoDeleteFloor && !(empties && o.AllowEmpty):
+	case o.MaxDelete == MaxDeleteAuto && lost > AutoDeleteFloor && !(empties && o.AllowEmpty):
 		if total < 0 {
 			return nil, true
 		}
-		if 2*n > total {
+		if 2*lost > total {
 			return &DeleteHold{Entries: n, ServerEntries: total,
-				Reason: fmt.Sprintf("that is more than half of the %d entries the server holds", total),
+				Reason: fmt.Sprintf("%d of them are not moved elsewhere, more than half of the %d entries the server holds", lost, total),
 				Hint:   fmt.Sprintf("if that is intended, run once with --max-delete %d (or -1 for no limit)", n)}, false
 		}
 	}
@@ -126,14 +132,63 @@ func countDeleted(dels []engine.Entry, remote engine.Manifest) int {
 	}
 	n := 0
 	for _, e := range remote {
-		for p := e.Path; p != ""; p = engine.ParentPath(p) {
-			if deleted[p] {
-				n++
-				break
-			}
+		if withinAny(e.Path, deleted) {
+			n++
 		}
 	}
 	return n
+}
+
+// countLost returns how many entries of remote the plan's deletions remove
+// without making them again elsewhere: a file counts unless the plan sends
+// a file of the same size and modification time (a moved file keeps
+// both), a symlink unless it makes one with the same target, a directory
+// unless it makes one of the same name.
+func countLost(plan engine.Plan, remote engine.Manifest) int {
+	if len(plan.Delete) == 0 {
+		return 0
+	}
+	type fileKey struct{ size, mtime int64 }
+	files := make(map[fileKey]bool, len(plan.Send))
+	for _, fc := range plan.Send {
+		files[fileKey{fc.Local.Size, fc.Local.MtimeNs}] = true
+	}
+	links := make(map[string]bool, len(plan.Symlink))
+	for _, e := range plan.Symlink {
+		links[e.LinkTarget] = true
+	}
+	dirs := make(map[string]bool, len(plan.Mkdir))
+	for _, e := range plan.Mkdir {
+		dirs[path.Base(e.Path)] = true
+	}
+	deleted := make(map[string]bool, len(plan.Delete))
+	for _, d := range plan.Delete {
+		deleted[d.Path] = true
+	}
+	n := 0
+	for _, e := range remote {
+		if !withinAny(e.Path, deleted) {
+			continue
+		}
+		switch {
+		case e.Type == engine.TypeFile && files[fileKey{e.Size, e.MtimeNs}],
+			e.Type == engine.TypeSymlink && links[e.LinkTarget],
+			e.Type == engine.TypeDir && dirs[path.Base(e.Path)]:
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// withinAny reports whether p or one of its ancestors is in paths.
+func withinAny(p string, paths map[string]bool) bool {
+	for ; p != ""; p = engine.ParentPath(p) {
+		if paths[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutDeletes returns plan without its deletions, nor the entries it
@@ -144,14 +199,7 @@ func withoutDeletes(plan engine.Plan) engine.Plan {
 	for _, d := range plan.Delete {
 		deleted[d.Path] = true
 	}
-	blocked := func(p string) bool {
-		for ; p != ""; p = engine.ParentPath(p) {
-			if deleted[p] {
-				return true
-			}
-		}
-		return false
-	}
+	blocked := func(p string) bool { return withinAny(p, deleted) }
 	keep := func(es []engine.Entry) []engine.Entry {
 		var out []engine.Entry
 		for _, e := range es {

@@ -19,29 +19,36 @@ func TestCheckDeletes(t *testing.T) {
 		opts      Options
 		n, total  int
 		empties   bool
+		moved     bool   // everything deleted is made again elsewhere
 		wantHold  string // part of the reason; "" for no hold
 		needTotal bool
 	}{
-		{"nothing to delete", Options{}, 0, 100, true, "", false},
-		{"empties the tree", Options{}, 3, 3, true, "empty the server's tree", false},
-		{"empties one entry", Options{}, 1, 1, true, "empty the server's tree", false},
-		{"empties, allowed", Options{AllowEmpty: true}, 500, 500, true, "", false},
-		{"empties, allowed, but over an explicit bound", Options{AllowEmpty: true, MaxDelete: 100}, 500, 500, true, "--max-delete 100", false},
-		{"empties, unlimited is not enough", Options{MaxDelete: MaxDeleteUnlimited}, 5, 5, true, "empty the server's tree", false},
-		{"scoped pass that may empty", Options{}, 1, -1, true, "", true},
-		{"at the floor", Options{}, floor, floor + 1, false, "", false},
-		{"over the floor, over half", Options{}, floor + 1, 2*floor + 1, false, "more than half", false},
-		{"over the floor, exactly half", Options{}, floor + 1, 2*floor + 2, false, "", false},
-		{"over the floor, scoped", Options{}, floor + 1, -1, false, "", true},
-		{"unlimited", Options{MaxDelete: MaxDeleteUnlimited}, 1000, 1001, false, "", false},
-		{"none", Options{MaxDelete: MaxDeleteNone}, 1, 1000, false, "forbids", false},
-		{"explicit bound, within", Options{MaxDelete: 50}, 50, 51, false, "", false},
-		{"explicit bound, over", Options{MaxDelete: 50}, 51, 1000, false, "--max-delete 50", false},
-		{"explicit bound, scoped", Options{MaxDelete: 50}, 51, -1, false, "--max-delete 50", false},
+		{"nothing to delete", Options{}, 0, 100, true, false, "", false},
+		{"empties the tree", Options{}, 3, 3, true, false, "empty the server's tree", false},
+		{"empties one entry", Options{}, 1, 1, true, false, "empty the server's tree", false},
+		{"empties, allowed", Options{AllowEmpty: true}, 500, 500, true, false, "", false},
+		{"empties, allowed, but over an explicit bound", Options{AllowEmpty: true, MaxDelete: 100}, 500, 500, true, false, "--max-delete 100", false},
+		{"empties, unlimited is not enough", Options{MaxDelete: MaxDeleteUnlimited}, 5, 5, true, false, "empty the server's tree", false},
+		{"scoped pass that may empty", Options{}, 1, -1, true, false, "", true},
+		{"at the floor", Options{}, floor, floor + 1, false, false, "", false},
+		{"over the floor, over half", Options{}, floor + 1, 2*floor + 1, false, false, "more than half", false},
+		{"over the floor, exactly half", Options{}, floor + 1, 2*floor + 2, false, false, "", false},
+		{"over the floor, scoped", Options{}, floor + 1, -1, false, false, "", true},
+		{"over the floor, over half, but moved", Options{}, floor + 1, 2*floor + 1, false, true, "", false},
+		{"moved, but over an explicit bound", Options{MaxDelete: 5}, 6, 100, false, true, "--max-delete 5", false},
+		{"unlimited", Options{MaxDelete: MaxDeleteUnlimited}, 1000, 1001, false, false, "", false},
+		{"none", Options{MaxDelete: MaxDeleteNone}, 1, 1000, false, false, "forbids", false},
+		{"explicit bound, within", Options{MaxDelete: 50}, 50, 51, false, false, "", false},
+		{"explicit bound, over", Options{MaxDelete: 50}, 51, 1000, false, false, "--max-delete 50", false},
+		{"explicit bound, scoped", Options{MaxDelete: 50}, 51, -1, false, false, "--max-delete 50", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			hold, needTotal := tc.opts.checkDeletes(tc.n, tc.total, tc.empties)
+			lost := tc.n
+			if tc.moved {
+				lost = 0
+			}
+			hold, needTotal := tc.opts.checkDeletes(tc.n, lost, tc.total, tc.empties)
 			if needTotal != tc.needTotal {
 				t.Errorf("needTotal = %v, want %v", needTotal, tc.needTotal)
 			}
@@ -207,5 +214,40 @@ func TestScopedPassChecksWholeTree(t *testing.T) {
 	}
 	if sum.Hold == nil || !strings.Contains(sum.Hold.Reason, "empty") {
 		t.Fatalf("hold = %+v, want the deletions held as emptying the tree", sum.Hold)
+	}
+}
+
+func TestCountLost(t *testing.T) {
+	file := func(p string, size, mtime int64) engine.Entry {
+		return engine.Entry{Path: p, Type: engine.TypeFile, Size: size, MtimeNs: mtime}
+	}
+	dir := func(p string) engine.Entry { return engine.Entry{Path: p, Type: engine.TypeDir} }
+	link := func(p, target string) engine.Entry {
+		return engine.Entry{Path: p, Type: engine.TypeSymlink, LinkTarget: target}
+	}
+	remote := engine.Manifest{dir("old"), dir("old/sub"), file("old/sub/a", 1, 10), file("old/b", 2, 20),
+		link("old/l", "t"), file("gone", 3, 30), file("kept", 4, 40)}
+	cases := []struct {
+		name string
+		plan engine.Plan
+		want int
+	}{
+		{"nothing deleted", engine.Plan{}, 0},
+		{"deleted, nothing made", engine.Plan{Delete: []engine.Entry{dir("old"), file("gone", 3, 30)}}, 6},
+		{"renamed directory", engine.Plan{
+			Delete:  []engine.Entry{dir("old")},
+			Mkdir:   []engine.Entry{dir("new"), dir("new/sub")},
+			Send:    []engine.FileChange{{Local: file("new/sub/a", 1, 10)}, {Local: file("new/b", 2, 20)}},
+			Symlink: []engine.Entry{link("new/l", "t")},
+		}, 1}, // "old" itself: its new name differs
+		{"same size, other mtime", engine.Plan{
+			Delete: []engine.Entry{file("gone", 3, 30)},
+			Send:   []engine.FileChange{{Local: file("other", 3, 31)}},
+		}, 1},
+	}
+	for _, tc := range cases {
+		if got := countLost(tc.plan, remote); got != tc.want {
+			t.Errorf("%s: countLost = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -22,7 +22,7 @@ type pass struct {
 	c      *Client
 	mu     sync.Mutex
 	sum    Summary
-	failed map[string]bool
+	failed map[string]string // path to reason
 	bar    *progress
 	// remoteSizes counts the regular files on the server by size, in a
 	// pass over the whole tree; nil in a scoped pass, which does not know
@@ -61,17 +61,19 @@ func (c *Client) runPass(ctx context.Context, scopes []string, showProgress bool
 func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress bool, hooks passHooks) (Summary, error) {
 	start := time.Now()
 	wire0 := c.wire.Load()
-	p := &pass{c: c, failed: make(map[string]bool), hooks: hooks}
+	p := &pass{c: c, failed: make(map[string]string), hooks: hooks}
 	p.sum.Full = scopes == nil
 	err := p.run(ctx, scopes, showProgress)
 	p.bar.finish()
 	p.sum.WireBytes = c.wire.Load() - wire0
 	p.sum.Duration = time.Since(start)
-	for path := range p.failed {
+	for path, reason := range p.failed {
 		p.sum.FailedPaths = append(p.sum.FailedPaths, path)
+		p.sum.Omitted = append(p.sum.Omitted, Omission{Path: path, Reason: reason})
 	}
 	slices.SortFunc(p.sum.FailedPaths, engine.ComparePaths)
 	p.sum.Failed = len(p.sum.FailedPaths)
+	slices.SortFunc(p.sum.Omitted, func(a, b Omission) int { return engine.ComparePaths(a.Path, b.Path) })
 	if p.sum.Full {
 		scopes = nil
 	}
@@ -106,15 +108,20 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		return err
 	}
 	p.scanned = local
-	var protect []string
+	var (
+		protect []string
+		skipped []Omission
+	)
 	for _, se := range scanErrs {
 		if errors.Is(se.Err, engine.ErrUnsupportedType) || errors.Is(se.Err, engine.ErrInvalidPath) {
-			c.log.Warn("skipping item that cannot be mirrored", "path", se.Path, "err", se.Err)
+			skipped = append(skipped, Omission{Path: se.Path, Reason: se.Err.Error(), Skipped: true})
 			continue
 		}
 		protect = append(protect, se.Path)
 		p.fail(se.Path, "scan", se.Err)
 	}
+	// A pass run again over the whole tree (see below) scans again.
+	p.sum.Omitted = c.noteSkipped(skipped, scopes)
 	remote = c.rules.Load().filter(remote)
 	plan := engine.Diff(local, remote)
 	plan.Delete = deletable(plan.Delete, protect)
@@ -123,7 +130,7 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		if scopes != nil {
 			total, empties = -1, c.rootEmpty()
 		}
-		hold, needTotal := c.opts.checkDeletes(countDeleted(plan.Delete, remote), total, empties)
+		hold, needTotal := c.opts.checkDeletes(countDeleted(plan.Delete, remote), countLost(plan, remote), total, empties)
 		if needTotal {
 			// Only the whole tree tells whether these deletions empty
 			// it or remove most of it.
@@ -554,7 +561,7 @@ func (p *pass) fail(path, op string, err error) {
 
 // failLocked is fail with p.mu held.
 func (p *pass) failLocked(path, op string, err error) {
-	p.failed[path] = true
+	p.failed[path] = op + ": " + err.Error()
 	if errors.Is(err, errChanged) {
 		p.c.log.Info("file changed during the pass; retrying next pass", "path", path, "op", op)
 		return
@@ -564,6 +571,6 @@ func (p *pass) failLocked(path, op string, err error) {
 
 // failCodeLocked records a failure the server reported, with p.mu held.
 func (p *pass) failCodeLocked(path, op string, code uint32, msg string) {
-	p.failed[path] = true
+	p.failed[path] = fmt.Sprintf("%s: server refused it: %s: %s", op, connect.Code(code), msg)
 	p.c.log.Warn("server refused change; retrying next pass", "path", path, "op", op, "code", connect.Code(code).String(), "message", msg)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -162,4 +163,26 @@ func TestWatchSourceRemoved(t *testing.T) {
 	// The new directory is watched: a change shows up without a rescan.
 	writeFile(t, src, "later.txt", []byte("later"), 0o644)
 	waitMirror(t, src, dst, 10*time.Second)
+}
+
+// TestOnceSkippedItemsExit1 checks that --once exits 1 and names the items
+// it had to skip (a FIFO, a name with a backslash), rather than report a
+// mirror, while items excluded on purpose do not count.
+func TestOnceSkippedItemsExit1(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	writeFile(t, src, "ok.txt", []byte("ok"), 0o644)
+	writeFile(t, src, `back\slash.txt`, []byte("b"), 0o644)
+	if err := syscall.Mkfifo(filepath.Join(src, "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, dst)
+	code, out := runOnce(t, src, s)
+	if code != exitNotMirrored || strings.Contains(out, "verified") ||
+		!strings.Contains(out, `skipped "pipe"`) || !strings.Contains(out, `skipped "back\\slash.txt"`) {
+		t.Errorf("--once with items it cannot mirror exited %d, want %d naming them:\n%s", code, exitNotMirrored, out)
+	}
+	code, out = runOnce(t, src, s, "--exclude", "pipe", "--exclude", `back\\slash.txt`)
+	if code != 0 {
+		t.Errorf("--once with those items excluded exited %d, want 0:\n%s", code, out)
+	}
 }

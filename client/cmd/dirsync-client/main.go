@@ -82,9 +82,13 @@ Ignoring files:
   files. The file is re-read when it changes.
 
 Exit codes:
-  0  the server holds a mirror (-once), the plan was printed (-dry-run), or
-     watch mode was stopped by SIGINT/SIGTERM
-  1  some items could not be synced (-once), or another error
+  0  the server holds a mirror of every item (-once), the plan was
+     printed (-dry-run), or watch mode was stopped by SIGINT/SIGTERM
+  1  the server does not hold a mirror (-once): some items failed, or
+     were skipped as items that cannot be mirrored (devices, FIFOs,
+     sockets, names with a backslash or not valid UTF-8); -once names
+     them. Or another error: the directory vanished, the server failed
+     (ignored paths are left out on purpose and do not count)
   2  usage error: bad flag or environment value, or a -dir that does
      not exist or is not a directory
   3  the server could not be reached, after retries
@@ -297,22 +301,37 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 		// The pass has logged what it held back and how to allow it.
 		return exitHeld
 	}
-	if sum.Full && !sum.Changed() && sum.Failed == 0 {
-		// The listing the pass compared with was the check.
-		log.Info("verified: the server holds a mirror; nothing needed changing")
-		return exitOK
+	plan := engine.Plan{}
+	if !sum.Full || sum.Changed() || sum.Failed > 0 {
+		// Otherwise the listing the pass compared with was the check.
+		if plan, err = check(ctx); err != nil {
+			return failed(log, "verify failed", err)
+		}
 	}
-	plan, err := check(ctx)
-	if err != nil {
-		return failed(log, "verify failed", err)
+	if len(sum.Omitted) > 0 {
+		fmt.Fprintf(stdout, "not mirrored: %d items\n", len(sum.Omitted))
+		if err := client.WriteOmissions(stdout, sum.Omitted, omissionsShown); err != nil {
+			log.Error("cannot print the items left out", "err", err)
+		}
 	}
-	if !plan.Empty() || sum.Failed > 0 {
-		log.Error("the server does not hold a mirror", "failed", sum.Failed, "remaining", plan.String())
+	if plan.Empty() && sum.Failed == 0 && len(sum.Omitted) > 0 {
+		log.Error("the server holds a mirror of everything but the items that cannot be mirrored", "skipped", sum.Skipped())
 		return exitNotMirrored
 	}
-	log.Info("verified: the server holds a mirror")
+	if !plan.Empty() || len(sum.Omitted) > 0 {
+		log.Error("the server does not hold a mirror", "failed", sum.Failed, "skipped", sum.Skipped(), "remaining", plan.String())
+		return exitNotMirrored
+	}
+	if !sum.Changed() {
+		log.Info("verified: the server holds a mirror; nothing needed changing")
+	} else {
+		log.Info("verified: the server holds a mirror")
+	}
 	return exitOK
 }
+
+// omissionsShown is how many of the items a pass left out -once names.
+const omissionsShown = 20
 
 // failed logs err and returns its exit code.
 func failed(log *slog.Logger, msg string, err error) int {
