@@ -53,6 +53,11 @@ type Client struct {
 	// held names the deletions the last pass that had any held back (see
 	// [Client.reportHold]); nil when none are held.
 	held []string
+	// overlapChecked is set once the server's root was compared with
+	// the directory (see [Client.checkOverlap]); skipDirs are the
+	// directories left out because the server's root lies there.
+	overlapChecked bool
+	skipDirs       []string
 	// toldSkipped holds the paths of the skipped items already logged
 	// (see [Client.noteSkipped]).
 	toldSkipped map[string]bool
@@ -135,7 +140,7 @@ func (c *Client) reloadIgnore() (bool, error) {
 	if old != nil && old.text == text {
 		return false, nil
 	}
-	c.rules.Store(newIgnoreRules(text, c.opts.Excludes))
+	c.rules.Store(newIgnoreRules(text, c.opts.Excludes).withSkip(c.skipDirs))
 	return old != nil, nil
 }
 

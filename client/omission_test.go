@@ -87,4 +87,3 @@ func TestWriteOmissions(t *testing.T) {
 		t.Errorf("WriteOmissions wrote %q, want %q", buf.String(), want)
 	}
 }
-

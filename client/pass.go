@@ -103,6 +103,9 @@ func (c *Client) classify(err error) error {
 // run scans, diffs and applies.
 func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) error {
 	c := p.c
+	if err := c.checkOverlap(ctx); err != nil {
+		return err
+	}
 	local, scanErrs, remote, err := c.scanAndFetch(ctx, scopes, p.hooks.beforeList)
 	if err != nil {
 		return err

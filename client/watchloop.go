@@ -87,8 +87,9 @@ func (l *watchLoop) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, ErrAuth) {
-			// A refused token stays refused: stop rather than retry forever.
+		if errors.Is(err, ErrAuth) || errors.Is(err, ErrOverlap) {
+			// A refused token stays refused, and an overlap stays:
+			// stop rather than retry forever.
 			return err
 		}
 		if err != nil {

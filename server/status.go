@@ -32,6 +32,9 @@ func (s *Server) Status(ctx context.Context, _ *connect.Request[dirsyncv1.Status
 		Failures:        s.stats.failures.Load(),
 		SyncNewFiles:    s.syncNewFiles,
 		DurableSyncs:    s.stats.durableSyncs.Load(),
+		MachineId:       s.identity.machine,
+		RootId:          s.identity.root,
+		RootAncestorIds: s.identity.ancestors,
 	}
 	for _, e := range m {
 		switch e.Type {

@@ -186,3 +186,56 @@ func TestOnceSkippedItemsExit1(t *testing.T) {
 		t.Errorf("--once with those items excluded exited %d, want 0:\n%s", code, out)
 	}
 }
+
+// TestOverlappingRoots runs the real binaries with the server's root
+// inside the client's directory, which must be left out (it used to nest
+// the mirror into itself at every pass), and with the client's directory
+// inside the server's root, which must be refused with exit code 2.
+func TestOverlappingRoots(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, src, "code/main.go", []byte("package main\n"), 0o644)
+	dst := filepath.Join(src, "mirror")
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, dst)
+	code, out := runOnce(t, src, s)
+	if code != 0 || !strings.Contains(out, "leaving it out") {
+		t.Fatalf("--once with the server's root inside --dir exited %d, want 0 with a warning:\n%s", code, out)
+	}
+	w := startWatch(t, src, s)
+	waitOutput(t, w, "pass done", 30*time.Second)
+	writeFile(t, src, "code/more.go", []byte("package main\n"), 0o644)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dst, "code", "more.go")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("watch mode did not mirror a change")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "mirror")); err == nil {
+		t.Error("the server's root was mirrored into itself")
+	}
+	w.stop(t)
+
+	inner := filepath.Join(dst, "code")
+	code, out = runOnce(t, inner, s)
+	if code != exitUsage || !strings.Contains(out, "inside the server's root") {
+		t.Errorf("--once with --dir inside the server's root exited %d, want %d:\n%s", code, exitUsage, out)
+	}
+	if _, err := os.Stat(filepath.Join(inner, "main.go")); err != nil {
+		t.Errorf("the refused client's directory lost its files: %v", err)
+	}
+	w = startWatch(t, inner, s)
+	select {
+	case <-w.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("watch mode with --dir inside the server's root kept running")
+	}
+	if code := w.cmd.ProcessState.ExitCode(); code != exitUsage {
+		t.Errorf("watch mode with --dir inside the server's root exited %d, want %d", code, exitUsage)
+	}
+}

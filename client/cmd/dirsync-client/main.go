@@ -89,8 +89,9 @@ Exit codes:
      sockets, names with a backslash or not valid UTF-8); -once names
      them. Or another error: the directory vanished, the server failed
      (ignored paths are left out on purpose and do not count)
-  2  usage error: bad flag or environment value, or a -dir that does
-     not exist or is not a directory
+  2  usage error: bad flag or environment value, a -dir that does not
+     exist or is not a directory, or a -dir inside the server's root
+     (on the same machine), which would mirror it into itself
   3  the server could not be reached, after retries
   4  authentication failed: the token or client certificate was missing
      or refused, the tenant is read-only, or the server's TLS certificate
@@ -110,7 +111,12 @@ Safety:
   the tree needs -allow-empty whatever -max-delete says). Its other
   changes still go. Watch mode holds them the same way, says so once
   and keeps watching: they go once they fall within the limits, and the
-  hold ends when the directory is back.
+  hold ends when the directory is back. A renamed or moved directory
+  loses nothing, so the default rule lets it through.
+  On the same machine as the server, a -dir inside the server's root (or
+  the root itself) is refused with exit code 2: the server would mirror
+  it into itself. A server root inside -dir is left out, as if excluded,
+  with a warning.
 
 Environment (a flag beats its variable):
   DIRSYNC_DIR, DIRSYNC_SERVER, DIRSYNC_BLOCK_SIZE, DIRSYNC_COMPRESS,
@@ -179,7 +185,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	allowEmpty := fset.Bool("allow-empty", false,
 		"let a pass delete everything on the server when the directory is empty (refused otherwise: an empty directory is more often a mistake)")
 	fset.Var(&maxDel, "max-delete",
-		fmt.Sprintf("most `entries` one pass may delete on the server, a directory counting its whole subtree: a number, 0 to delete nothing, -1 for no limit, or auto: at most half of what the server holds, or %d entries if that is more", client.AutoDeleteFloor))
+		fmt.Sprintf("most `entries` one pass may delete on the server, a directory counting its whole subtree: a number, 0 to delete nothing, -1 for no limit, or auto (the default): at most half of what the server holds, or %d entries if that is more, not counting moved files", client.AutoDeleteFloor))
 	creds.register(fset)
 	fset.IntVar(&blockSize, "block-size", blockSize,
 		fmt.Sprintf("delta block size in `bytes`, %d to %d; 0 lets the server adapt it to each file", engine.MinBlockSize, engine.MaxBlockSize))
@@ -266,6 +272,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			log.Error("the server refused the credentials; stopping (retrying would not help)", "err", err)
 			return exitAuth
 		}
+		if errors.Is(err, client.ErrOverlap) {
+			log.Error("stopping", "err", err)
+			return exitUsage
+		}
 		log.Error("watch failed", "err", err)
 		return exitNotMirrored
 	}
@@ -341,6 +351,9 @@ func failed(log *slog.Logger, msg string, err error) int {
 	}
 	if errors.Is(err, client.ErrUnavailable) {
 		return exitUnreachable
+	}
+	if errors.Is(err, client.ErrOverlap) {
+		return exitUsage
 	}
 	return exitNotMirrored
 }
