@@ -35,7 +35,9 @@ func (c *Client) checkOverlap(ctx context.Context) error {
 	if c.overlapChecked {
 		return nil
 	}
-	resp, err := c.rpc.Status(ctx, connect.NewRequest(&dirsyncv1.StatusRequest{}))
+	// Without the counts, which would cost the server a scan of its
+	// tree before every first pass.
+	resp, err := c.rpc.Status(ctx, connect.NewRequest(&dirsyncv1.StatusRequest{OmitTreeCounts: true}))
 	if err != nil {
 		if connect.CodeOf(err) == connect.CodeUnimplemented {
 			c.overlapChecked = true

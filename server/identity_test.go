@@ -5,7 +5,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"connectrpc.com/connect"
+
 	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
 // TestStatusRootIdentity checks that Status says where the root lies on
@@ -36,5 +39,24 @@ func TestStatusRootIdentity(t *testing.T) {
 	}
 	if st.GetMachineId() != engine.MachineID() {
 		t.Errorf("machine_id = %q, want %q", st.GetMachineId(), engine.MachineID())
+	}
+}
+
+// TestStatusOmitTreeCounts checks that a Status that leaves out the tree's
+// counts still says where the root lies.
+func TestStatusOmitTreeCounts(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "d/a", []byte("hello"))
+	env := newEnv(t, root, protocols[0])
+	resp, err := env.client.Status(testCtx(t), connect.NewRequest(&dirsyncv1.StatusRequest{OmitTreeCounts: true}))
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	st := resp.Msg
+	if st.GetFiles() != 0 || st.GetDirectories() != 0 || st.GetRootId() == nil || st.GetRoot() != env.root {
+		t.Errorf("Status without counts = %v, want no counts but the root's identity", st)
+	}
+	if full := env.status(t); full.GetFiles() != 1 || full.GetDirectories() != 1 {
+		t.Errorf("Status = %v, want 1 file and 1 directory", full)
 	}
 }

@@ -307,6 +307,7 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 		return failed(log, "sync failed", err)
 	}
 	fmt.Fprintln(stdout, sum.String())
+	printOmitted(log, stdout, sum.Omitted)
 	if sum.Hold != nil {
 		// The pass has logged what it held back and how to allow it.
 		return exitHeld
@@ -316,12 +317,6 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 		// Otherwise the listing the pass compared with was the check.
 		if plan, err = check(ctx); err != nil {
 			return failed(log, "verify failed", err)
-		}
-	}
-	if len(sum.Omitted) > 0 {
-		fmt.Fprintf(stdout, "not mirrored: %d items\n", len(sum.Omitted))
-		if err := client.WriteOmissions(stdout, sum.Omitted, omissionsShown); err != nil {
-			log.Error("cannot print the items left out", "err", err)
 		}
 	}
 	if plan.Empty() && sum.Failed == 0 && len(sum.Omitted) > 0 {
@@ -342,6 +337,17 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 
 // omissionsShown is how many of the items a pass left out -once names.
 const omissionsShown = 20
+
+// printOmitted names the first items a pass left out, if any.
+func printOmitted(log *slog.Logger, stdout io.Writer, omitted []client.Omission) {
+	if len(omitted) == 0 {
+		return
+	}
+	fmt.Fprintf(stdout, "not mirrored: %d items\n", len(omitted))
+	if err := client.WriteOmissions(stdout, omitted, omissionsShown); err != nil {
+		log.Error("cannot print the items left out", "err", err)
+	}
+}
 
 // failed logs err and returns its exit code.
 func failed(log *slog.Logger, msg string, err error) int {

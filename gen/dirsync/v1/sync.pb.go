@@ -185,11 +185,15 @@ func (x *Entry) GetSha256() []byte {
 	return nil
 }
 
-// StatusRequest asks for the server's status. It has no fields.
+// StatusRequest asks for the server's status.
 type StatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Leave out the counts of the tree (files, directories, symlinks,
+	// total_bytes), which take a scan of the whole tree. The client sets it
+	// when it asks only where the root lies.
+	OmitTreeCounts bool `protobuf:"varint,1,opt,name=omit_tree_counts,json=omitTreeCounts,proto3" json:"omit_tree_counts,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StatusRequest) Reset() {
@@ -220,6 +224,13 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
 	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StatusRequest) GetOmitTreeCounts() bool {
+	if x != nil {
+		return x.OmitTreeCounts
+	}
+	return false
 }
 
 // StatusResponse describes the server's tree and its work since it started.
@@ -1916,8 +1927,9 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\bmtime_ns\x18\x05 \x01(\x03R\amtimeNs\x12\x1f\n" +
 	"\vlink_target\x18\x06 \x01(\tR\n" +
 	"linkTarget\x12\x16\n" +
-	"\x06sha256\x18\a \x01(\fR\x06sha256\"\x0f\n" +
-	"\rStatusRequest\"\xbe\x06\n" +
+	"\x06sha256\x18\a \x01(\fR\x06sha256\"9\n" +
+	"\rStatusRequest\x12(\n" +
+	"\x10omit_tree_counts\x18\x01 \x01(\bR\x0eomitTreeCounts\"\xbe\x06\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\tR\x04root\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
