@@ -51,17 +51,19 @@ func (c *Client) Watch(ctx context.Context) error {
 }
 
 // watchPass returns the pass function of watch mode: before each pass it
-// re-reads the ignore file; if the rules changed, the pass is a full one
-// and newly included directories get watched.
+// checks that the root is still there (see [watcher.checkRoot]) and
+// re-reads the ignore file; if the root was replaced or the rules
+// changed, the pass is a full one and the new directories get watched.
 func (c *Client) watchPass(w *watcher) passFunc {
 	return func(ctx context.Context, scopes []string, progress bool) (Summary, error) {
-		changed, err := c.reloadIgnore()
-		if err != nil {
-			c.log.Warn("keeping the previous ignore rules", "err", err)
-		}
+		// Before the ignore file is read: a root that is gone has none.
 		replaced, err := w.checkRoot()
 		if err != nil {
 			return Summary{}, err
+		}
+		changed, err := c.reloadIgnore()
+		if err != nil {
+			c.log.Warn("keeping the previous ignore rules", "err", err)
 		}
 		if changed {
 			c.log.Info("ignore rules changed; running a full pass")
