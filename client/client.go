@@ -54,6 +54,17 @@ type Client struct {
 	// pollEvery is how often watch mode rescans the directories it cannot
 	// watch.
 	pollEvery time.Duration
+	// held names the deletions the last pass that had any held back (see
+	// [Client.reportHold]); nil when none are held.
+	held []string
+	// overlapChecked is set once the server's root was compared with
+	// the directory (see [Client.checkOverlap]); skipDirs are the
+	// directories left out because the server's root lies there.
+	overlapChecked bool
+	skipDirs       []string
+	// toldSkipped holds the paths of the skipped items already logged
+	// (see [Client.noteSkipped]).
+	toldSkipped map[string]bool
 	// watchHook, when set, is called with each new watcher before it
 	// watches anything: tests use it to inject failures.
 	watchHook func(*watcher)
@@ -133,7 +144,7 @@ func (c *Client) reloadIgnore() (bool, error) {
 	if old != nil && old.text == text {
 		return false, nil
 	}
-	c.rules.Store(newIgnoreRules(text, c.opts.Excludes))
+	c.rules.Store(newIgnoreRules(text, c.opts.Excludes).withSkip(c.skipDirs))
 	return old != nil, nil
 }
 

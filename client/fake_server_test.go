@@ -61,6 +61,19 @@ type fakeServer struct {
 	uploadErr error
 	// middleware, when set, wraps the fake's HTTP handler.
 	middleware func(http.Handler) http.Handler
+	// status, when set, is the answer to Status; otherwise Status is
+	// not implemented, as on an older server.
+	status *dirsyncv1.StatusResponse
+}
+
+// Status answers f.status.
+func (f *fakeServer) Status(context.Context, *connect.Request[dirsyncv1.StatusRequest]) (*connect.Response[dirsyncv1.StatusResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, nil)
+	}
+	return connect.NewResponse(f.status), nil
 }
 
 // newFakeServer returns an empty fake server.

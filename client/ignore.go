@@ -27,6 +27,21 @@ type ignoreRules struct {
 	// text is the ignore file's content it was built from, to tell
 	// whether a reload changes anything.
 	text string
+	// skip are directories left out whatever the patterns say: the
+	// server's root when it lies inside the directory (see
+	// [Client.checkOverlap]).
+	skip []string
+}
+
+// withSkip returns r, or empty rules if r is nil, with the directories
+// skip left out too.
+func (r *ignoreRules) withSkip(skip []string) *ignoreRules {
+	var out ignoreRules
+	if r != nil {
+		out = *r
+	}
+	out.skip = skip
+	return &out
 }
 
 // newIgnoreRules compiles the patterns of the ignore file text and the
@@ -51,7 +66,15 @@ func newIgnoreRules(text string, excludes []string) *ignoreRules {
 // isDir tells whether rel is a directory, which patterns ending in a slash
 // require.
 func (r *ignoreRules) match(rel string, isDir bool) bool {
-	if r == nil || r.gi == nil || rel == "" {
+	if r == nil || rel == "" {
+		return false
+	}
+	for _, d := range r.skip {
+		if engine.IsWithin(rel, d) {
+			return true
+		}
+	}
+	if r.gi == nil {
 		return false
 	}
 	if isDir {
@@ -90,7 +113,7 @@ func readIgnoreFile(root string) (string, error) {
 // from deleting ignored paths on the server, as rsync protects excluded
 // files: an ignore rule means "leave alone", on both sides.
 func (r *ignoreRules) filter(m engine.Manifest) engine.Manifest {
-	if r == nil || r.gi == nil {
+	if r == nil || r.gi == nil && len(r.skip) == 0 {
 		return m
 	}
 	out := make(engine.Manifest, 0, len(m))

@@ -63,6 +63,18 @@ type Options struct {
 	// Excludes are extra ignore patterns in gitignore syntax, applied
 	// together with the .dirsyncignore file at the root of Dir.
 	Excludes []string
+	// MaxDelete bounds the deletions of one pass, counted as the entries
+	// they remove on the server (a directory with its whole subtree): a
+	// positive value is the most a pass may delete, [MaxDeleteAuto] (the
+	// zero value) applies the default rule, [MaxDeleteUnlimited] lifts
+	// the bound and [MaxDeleteNone] forbids deletions. A pass whose
+	// deletions go past the bound sends none of them (see [DeleteHold]).
+	MaxDelete int
+	// AllowEmpty lets a pass delete everything on the server when the
+	// local tree is empty. Without it, such a pass holds its deletions
+	// back: an empty directory is far more often a mistake (a wrong
+	// directory, one emptied by accident) than a wish.
+	AllowEmpty bool
 	// DryRun makes [Client.SyncOnce] compute the plan and change nothing.
 	DryRun bool
 	// Logger receives the client's logs; nil discards them.
@@ -125,6 +137,10 @@ func (o Options) withDefaults() (Options, error) {
 		if p == "" {
 			return o, fmt.Errorf("%w: empty exclude pattern", ErrInvalidOptions)
 		}
+	}
+	if o.MaxDelete < MaxDeleteNone {
+		return o, fmt.Errorf("%w: max delete %d: want a positive limit, %d (default rule), %d (unlimited) or %d (none)",
+			ErrInvalidOptions, o.MaxDelete, MaxDeleteAuto, MaxDeleteUnlimited, MaxDeleteNone)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

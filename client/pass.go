@@ -22,7 +22,7 @@ type pass struct {
 	c      *Client
 	mu     sync.Mutex
 	sum    Summary
-	failed map[string]bool
+	failed map[string]string // path to reason
 	bar    *progress
 	// remoteSizes counts the regular files on the server by size, in a
 	// pass over the whole tree; nil in a scoped pass, which does not know
@@ -61,17 +61,23 @@ func (c *Client) runPass(ctx context.Context, scopes []string, showProgress bool
 func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress bool, hooks passHooks) (Summary, error) {
 	start := time.Now()
 	wire0 := c.wire.Load()
-	p := &pass{c: c, failed: make(map[string]bool), hooks: hooks}
+	p := &pass{c: c, failed: make(map[string]string), hooks: hooks}
 	p.sum.Full = scopes == nil
 	err := p.run(ctx, scopes, showProgress)
 	p.bar.finish()
 	p.sum.WireBytes = c.wire.Load() - wire0
 	p.sum.Duration = time.Since(start)
-	for path := range p.failed {
+	for path, reason := range p.failed {
 		p.sum.FailedPaths = append(p.sum.FailedPaths, path)
+		p.sum.Omitted = append(p.sum.Omitted, Omission{Path: path, Reason: reason})
 	}
 	slices.SortFunc(p.sum.FailedPaths, engine.ComparePaths)
 	p.sum.Failed = len(p.sum.FailedPaths)
+	slices.SortFunc(p.sum.Omitted, func(a, b Omission) int { return engine.ComparePaths(a.Path, b.Path) })
+	if p.sum.Full {
+		scopes = nil
+	}
+	c.reportHold(p.sum.Hold, scopes)
 	if err != nil {
 		return p.sum, c.classify(err)
 	}
@@ -101,25 +107,56 @@ func (c *Client) classify(err error) error {
 // run scans, diffs and applies.
 func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) error {
 	c := p.c
+	if err := c.checkOverlap(ctx); err != nil {
+		return err
+	}
 	local, scanErrs, remote, err := c.scanAndFetch(ctx, scopes, p.hooks.beforeList)
 	if err != nil {
 		return err
 	}
 	p.scanned = local
-	var protect []string
+	var (
+		protect []string
+		skipped []Omission
+	)
 	for _, se := range scanErrs {
 		if errors.Is(se.Err, engine.ErrUnsupportedType) || errors.Is(se.Err, engine.ErrInvalidPath) {
-			c.log.Warn("skipping item that cannot be mirrored", "path", se.Path, "err", se.Err)
+			skipped = append(skipped, Omission{Path: se.Path, Reason: se.Err.Error(), Skipped: true})
 			continue
 		}
 		protect = append(protect, se.Path)
 		p.fail(se.Path, "scan", se.Err)
 	}
+	// A pass run again over the whole tree (see below) scans again.
+	p.sum.Omitted = c.noteSkipped(skipped, scopes)
+	remote = c.rules.Load().filter(remote)
 	plan := c.planAgainst(local, remote)
 	if c.dropsSetid.Load() {
 		p.sum.SetidDropped = countSetid(local)
 	}
 	plan.Delete = deletable(plan.Delete, protect)
+	if len(plan.Delete) > 0 {
+		total, empties := len(remote), len(local) == 0
+		if scopes != nil {
+			total, empties = -1, c.rootEmpty()
+		}
+		hold, needTotal := c.opts.checkDeletes(countDeleted(plan.Delete, remote), countLost(plan, remote), total, empties)
+		if needTotal {
+			// Only the whole tree tells whether these deletions empty
+			// it or remove most of it.
+			c.log.Debug("deletions need the whole tree to be checked; running a full pass", "deletions", len(plan.Delete))
+			p.sum.Full = true
+			return p.run(ctx, nil, showProgress)
+		}
+		if hold != nil {
+			for _, d := range plan.Delete {
+				hold.Paths = append(hold.Paths, d.Path)
+			}
+			slices.SortFunc(hold.Paths, engine.ComparePaths)
+			p.sum.Hold = hold
+			plan = withoutDeletes(plan)
+		}
+	}
 	if c.opts.DryRun {
 		p.sum.DryRun = true
 		p.sum.Plan = plan
@@ -534,7 +571,7 @@ func (p *pass) fail(path, op string, err error) {
 
 // failLocked is fail with p.mu held.
 func (p *pass) failLocked(path, op string, err error) {
-	p.failed[path] = true
+	p.failed[path] = op + ": " + err.Error()
 	if errors.Is(err, errChanged) {
 		p.c.log.Info("file changed during the pass; retrying next pass", "path", path, "op", op)
 		return
@@ -544,6 +581,6 @@ func (p *pass) failLocked(path, op string, err error) {
 
 // failCodeLocked records a failure the server reported, with p.mu held.
 func (p *pass) failCodeLocked(path, op string, code uint32, msg string) {
-	p.failed[path] = true
+	p.failed[path] = fmt.Sprintf("%s: server refused it: %s: %s", op, connect.Code(code), msg)
 	p.c.log.Warn("server refused change; retrying next pass", "path", path, "op", op, "code", connect.Code(code).String(), "message", msg)
 }

@@ -34,6 +34,15 @@ type Summary struct {
 	// are retried on the next pass.
 	Failed      int
 	FailedPaths []string
+	// Omitted lists, in path order, the items the pass did not mirror:
+	// those that failed (as FailedPaths) and those it skipped because
+	// they cannot be mirrored (see [Omission]). Ignored paths are not
+	// omissions: leaving them out is what was asked.
+	Omitted []Omission
+	// Hold, when not nil, describes the deletions the pass held back
+	// because they would have emptied the server's tree or gone past
+	// Options.MaxDelete: the server still holds those entries.
+	Hold *DeleteHold
 	// LiteralBytes crossed the network as file content; MatchedBytes were
 	// rebuilt by the server from blocks of its old copies; DedupBytes were
 	// copied from content it already held.
@@ -79,14 +88,18 @@ func (s Summary) String() string {
 	if s.ResumedBytes > 0 {
 		resumed = ", " + formatBytes(s.ResumedBytes) + " resumed"
 	}
+	held := ""
+	if s.Hold != nil {
+		held = fmt.Sprintf(" (held back %d)", s.Hold.Entries)
+	}
 	setid := ""
 	if s.SetidDropped > 0 {
 		setid = fmt.Sprintf("; the server dropped set-id bits of %d entries", s.SetidDropped)
 	}
-	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s), deleted %d, unchanged %d, failed %d; "+
+	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s), deleted %d%s, unchanged %d, failed %d, skipped %d; "+
 		"%s on the wire for %s in %d files, speedup %.2f, %s%s",
 		s.Sent, formatBytes(s.LiteralBytes), formatBytes(s.MatchedBytes), resumed, s.Deduplicated, formatBytes(s.DedupBytes),
-		s.Deleted, s.Unchanged, s.Failed, formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
+		s.Deleted, held, s.Unchanged, s.Failed, s.Skipped(), formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
 		s.Speedup(), s.Duration.Round(time.Millisecond), setid)
 }
 
@@ -102,6 +115,7 @@ func (s Summary) logAttrs() []any {
 		slog.Int("symlinks", s.Symlinks),
 		slog.Int("metadata", s.Metadata),
 		slog.Int("failed", s.Failed),
+		slog.Int("skipped", s.Skipped()),
 		slog.Int64("literal_bytes", s.LiteralBytes),
 		slog.Int64("matched_bytes", s.MatchedBytes),
 		slog.Int64("dedup_bytes", s.DedupBytes),

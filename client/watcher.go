@@ -32,6 +32,9 @@ func (c *Client) Watch(ctx context.Context) error {
 	defer co.stop()
 	w := c.newWatcher(co)
 	defer w.close()
+	if _, err := w.checkRoot(); err != nil {
+		return err
+	}
 	w.addTree("")
 	go w.loop(ctx)
 	l := &watchLoop{
@@ -48,10 +51,16 @@ func (c *Client) Watch(ctx context.Context) error {
 }
 
 // watchPass returns the pass function of watch mode: before each pass it
-// re-reads the ignore file; if the rules changed, the pass is a full one
-// and newly included directories get watched.
+// checks that the root is still there (see [watcher.checkRoot]) and
+// re-reads the ignore file; if the root was replaced or the rules
+// changed, the pass is a full one and the new directories get watched.
 func (c *Client) watchPass(w *watcher) passFunc {
 	return func(ctx context.Context, scopes []string, progress bool) (Summary, error) {
+		// Before the ignore file is read: a root that is gone has none.
+		replaced, err := w.checkRoot()
+		if err != nil {
+			return Summary{}, err
+		}
 		changed, err := c.reloadIgnore()
 		if err != nil {
 			c.log.Warn("keeping the previous ignore rules", "err", err)
@@ -60,6 +69,9 @@ func (c *Client) watchPass(w *watcher) passFunc {
 			c.log.Info("ignore rules changed; running a full pass")
 			scopes = nil
 			w.addTree("")
+		}
+		if replaced {
+			scopes = nil
 		}
 		sum, err := c.runPass(ctx, scopes, progress)
 		if scopes == nil || sum.Files >= releaseFiles {
@@ -104,6 +116,11 @@ type watcher struct {
 	// limitTold records that the watch limit was explained to the user,
 	// which happens once.
 	limitTold bool
+	// root describes the root directory as the last pass found it (see
+	// [watcher.checkRoot]); only the watch loop's goroutine uses it.
+	root os.FileInfo
+	// rootLost is set when a pass found the root gone.
+	rootLost bool
 }
 
 // newWatcher starts an fsnotify watcher feeding co. If the system refuses

@@ -46,6 +46,7 @@ func (l *watchLoop) run(ctx context.Context) error {
 		retryTimer *time.Timer
 		first      = true
 		failing    int
+		lastErr    string
 	)
 	defer func() {
 		if retryTimer != nil {
@@ -88,13 +89,21 @@ func (l *watchLoop) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, ErrAuth) {
-			// A refused token stays refused: stop rather than retry forever.
+		if errors.Is(err, ErrAuth) || errors.Is(err, ErrOverlap) {
+			// A refused token stays refused, and an overlap stays:
+			// stop rather than retry forever.
 			return err
 		}
 		if err != nil {
 			d := l.connBackoff.next()
-			l.log.Warn("pass did not finish; retrying with a full pass", "retry_in", d, "err", err)
+			if msg := err.Error(); msg != lastErr {
+				// Once per distinct error: a server down or a
+				// directory gone for an hour is one message.
+				lastErr = msg
+				l.log.Warn("pass did not finish; retrying with a full pass", "retry_in", d, "err", err)
+			} else {
+				l.log.Debug("pass did not finish; retrying with a full pass", "retry_in", d, "err", err)
+			}
 			if sleep(ctx, d) != nil {
 				return nil
 			}
@@ -103,8 +112,16 @@ func (l *watchLoop) run(ctx context.Context) error {
 			continue
 		}
 		first = false
+		lastErr = ""
 		l.connBackoff.reset()
-		if sum.Failed == 0 {
+		retry := sum.FailedPaths
+		if sum.Hold != nil {
+			// Held deletions are retried like failures: they go
+			// through once they fall within the limits, and the hold
+			// ends when the local tree is back.
+			retry = append(slices.Clip(retry), sum.Hold.Paths...)
+		}
+		if len(retry) == 0 {
 			failing = 0
 			l.failBackoff.reset()
 			continue
@@ -113,10 +130,12 @@ func (l *watchLoop) run(ctx context.Context) error {
 		if failing%fullEvery == 0 {
 			l.co.requeueFull()
 		} else {
-			l.co.requeue(sum.FailedPaths)
+			l.co.requeue(retry)
 		}
 		d := l.failBackoff.next()
-		l.log.Info("retrying failed items", "items", sum.Failed, "retry_in", d)
+		if sum.Failed > 0 {
+			l.log.Info("retrying failed items", "items", sum.Failed, "retry_in", d)
+		}
 		if retryTimer != nil {
 			retryTimer.Stop()
 		}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -188,5 +189,43 @@ func TestWatchLoopRetries(t *testing.T) {
 	f.next(t) // pass 4 fails on "bad"
 	if c := f.next(t); !slices.Equal(c.scopes, []string{"bad"}) {
 		t.Errorf("retry pass = %+v, want the failed path", c)
+	}
+}
+
+// TestWatchLoopRetriesHeldDeletions checks that held deletions are retried
+// like failed items, and that an overlap with the server's root stops the
+// loop.
+func TestWatchLoopRetriesHeldDeletions(t *testing.T) {
+	f := newFakePasses()
+	f.result = func(n int) (Summary, error) {
+		if n == 2 {
+			return Summary{Hold: &DeleteHold{Entries: 30, Paths: []string{"gone"}}}, nil
+		}
+		return Summary{}, nil
+	}
+	co, stop := startLoop(t, f)
+	defer stop()
+	f.next(t)
+	co.add("gone")
+	co.flush()
+	f.next(t) // pass 2 holds the deletion of "gone"
+	if c := f.next(t); !slices.Equal(c.scopes, []string{"gone"}) {
+		t.Errorf("retry pass = %+v, want the held path", c)
+	}
+}
+
+func TestWatchLoopStopsOnOverlap(t *testing.T) {
+	f := newFakePasses()
+	f.result = func(int) (Summary, error) { return Summary{}, fmt.Errorf("status: %w", ErrOverlap) }
+	l := &watchLoop{
+		co:          newCoalescer(time.Hour, 50),
+		pass:        f.pass,
+		log:         slog.New(slog.DiscardHandler),
+		connBackoff: newBackoff(time.Millisecond, 2*time.Millisecond),
+		failBackoff: newBackoff(time.Millisecond, 2*time.Millisecond),
+	}
+	defer l.co.stop()
+	if err := l.run(context.Background()); !errors.Is(err, ErrOverlap) {
+		t.Errorf("run = %v, want ErrOverlap", err)
 	}
 }

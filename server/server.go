@@ -94,6 +94,9 @@ type Server struct {
 	hashWorkers int
 	// syncNewFiles is Options.SyncNewFiles.
 	syncNewFiles bool
+	// identity is what Status reports of the root's place on this
+	// machine, for clients to find an overlap with their directory.
+	identity rootIdentity
 
 	temp    tempBudget
 	streams streamCap
@@ -172,6 +175,7 @@ func New(root string, opts Options) (*Server, error) {
 	if s.hashWorkers <= 0 {
 		s.hashWorkers = min(4, runtime.GOMAXPROCS(0))
 	}
+	s.identity = newRootIdentity(abs, s.log)
 	if err := s.buildIndex(context.Background()); err != nil {
 		r.Close()
 		return nil, err

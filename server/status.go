@@ -12,12 +12,16 @@ import (
 
 // Status reports what the server holds and what it has done since it
 // started. The counts of entries come from a fresh scan of the tree (no
-// hashing), so they are right even if the tree was changed by hand; the
-// count of distinct contents comes from the content index.
-func (s *Server) Status(ctx context.Context, _ *connect.Request[dirsyncv1.StatusRequest]) (*connect.Response[dirsyncv1.StatusResponse], error) {
-	m, err := s.scanTree(nil)
-	if err != nil {
-		return nil, s.connectError("status", "", err)
+// hashing), so they are right even if the tree was changed by hand,
+// unless the request leaves them out; the count of distinct contents
+// comes from the content index.
+func (s *Server) Status(ctx context.Context, req *connect.Request[dirsyncv1.StatusRequest]) (*connect.Response[dirsyncv1.StatusResponse], error) {
+	var m engine.Manifest
+	if !req.Msg.GetOmitTreeCounts() {
+		var err error
+		if m, err = s.scanTree(nil); err != nil {
+			return nil, s.connectError("status", "", err)
+		}
 	}
 	resp := &dirsyncv1.StatusResponse{
 		Root:            s.rootName,
@@ -34,6 +38,9 @@ func (s *Server) Status(ctx context.Context, _ *connect.Request[dirsyncv1.Status
 		DurableSyncs:    s.stats.durableSyncs.Load(),
 		DropsSetid:      !s.allowSetid,
 		SetidDropped:    s.stats.setidDropped.Load(),
+		MachineId:       s.identity.machine,
+		RootId:          s.identity.root,
+		RootAncestorIds: s.identity.ancestors,
 	}
 	for _, e := range m {
 		switch e.Type {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -33,6 +32,7 @@ const (
 	exitUsage       = 2
 	exitUnreachable = 3
 	exitAuth        = 4
+	exitHeld        = 5
 )
 
 // defaultDir is the directory mirrored when neither -dir nor DIRSYNC_DIR
@@ -82,14 +82,41 @@ Ignoring files:
   files. The file is re-read when it changes.
 
 Exit codes:
-  0  the server holds a mirror (-once), the plan was printed (-dry-run), or
-     watch mode was stopped by SIGINT/SIGTERM
-  1  some items could not be synced (-once), or another error
-  2  usage error: bad flag or environment value
+  0  the server holds a mirror of every item (-once), the plan was
+     printed (-dry-run), or watch mode was stopped by SIGINT/SIGTERM
+  1  the server does not hold a mirror (-once): some items failed, or
+     were skipped as items that cannot be mirrored (devices, FIFOs,
+     sockets, names with a backslash or not valid UTF-8); -once names
+     them. Or another error: the directory vanished, the server failed
+     (ignored paths are left out on purpose and do not count)
+  2  usage error: bad flag or environment value, a -dir that does not
+     exist or is not a directory, or a -dir inside the server's root
+     (on the same machine), which would mirror it into itself
   3  the server could not be reached, after retries
   4  authentication failed: the token or client certificate was missing
      or refused, the tenant is read-only, or the server's TLS certificate
      could not be verified
+  5  the pass held back its deletions (-once): they would have emptied
+     the server's tree or gone past -max-delete; it deleted nothing and
+     sent the rest
+
+Safety:
+  The client never creates the directory to mirror: a missing one is a
+  usage error, never an empty tree. A pass that would delete everything
+  the server holds because the directory is empty, or more entries than
+  -max-delete allows (by default more than half of what the server
+  holds, once that is more than %d entries), sends none of its
+  deletions: it says what it would have deleted and how to allow it
+  (-allow-empty, -max-delete N, -max-delete -1 for no limit; emptying
+  the tree needs -allow-empty whatever -max-delete says). Its other
+  changes still go. Watch mode holds them the same way, says so once
+  and keeps watching: they go once they fall within the limits, and the
+  hold ends when the directory is back. A renamed or moved directory
+  loses nothing, so the default rule lets it through.
+  On the same machine as the server, a -dir inside the server's root (or
+  the root itself) is refused with exit code 2: the server would mirror
+  it into itself. A server root inside -dir is left out, as if excluded,
+  with a warning.
 
 Environment (a flag beats its variable):
   DIRSYNC_DIR, DIRSYNC_SERVER, DIRSYNC_BLOCK_SIZE, DIRSYNC_COMPRESS,
@@ -130,7 +157,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("dirsync-client", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	fset.Usage = func() {
-		fmt.Fprint(fset.Output(), usageText)
+		fmt.Fprintf(fset.Output(), usageText, client.AutoDeleteFloor)
 		fset.PrintDefaults()
 	}
 	blockSize, err := envInt("DIRSYNC_BLOCK_SIZE", 0)
@@ -144,7 +171,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	var (
-		dir      = fset.String("dir", envString("DIRSYNC_DIR", defaultDir), "local `directory` to mirror; created if missing")
+		dir      = fset.String("dir", envString("DIRSYNC_DIR", defaultDir), "local `directory` to mirror; it must exist (the client never creates it)")
 		server   = fset.String("server", envString("DIRSYNC_SERVER", client.DefaultServerURL), "server base `URL`: http:// for cleartext HTTP/2, https:// for TLS")
 		once     = fset.Bool("once", false, "sync once, verify the mirror and exit (see exit codes)")
 		dryRun   = fset.Bool("dry-run", false, "print what a sync would change, change nothing, exit")
@@ -153,7 +180,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		showVer  = fset.Bool("version", false, "print the version and exit")
 		excludes stringList
 		creds    credentials
+		maxDel   maxDelete
 	)
+	allowEmpty := fset.Bool("allow-empty", false,
+		"let a pass delete everything on the server when the directory is empty (refused otherwise: an empty directory is more often a mistake)")
+	fset.Var(&maxDel, "max-delete",
+		fmt.Sprintf("most `entries` one pass may delete on the server, a directory counting its whole subtree: a number, 0 to delete nothing, -1 for no limit, or auto (the default): at most half of what the server holds, or %d entries if that is more, not counting moved files", client.AutoDeleteFloor))
 	creds.register(fset)
 	fset.IntVar(&blockSize, "block-size", blockSize,
 		fmt.Sprintf("delta block size in `bytes`, %d to %d; 0 lets the server adapt it to each file", engine.MinBlockSize, engine.MaxBlockSize))
@@ -190,12 +222,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	if _, err := os.Stat(*dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(*dir, 0o755); err != nil {
-			log.Error("cannot create the directory", "dir", *dir, "err", err)
-			return exitUsage
-		}
-		log.Info("created the directory to mirror", "dir", *dir)
+	given := *dir
+	if !dirSet(fset) {
+		given += " (the default)"
+	}
+	if err := checkDir(*dir, given); err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
+		return exitUsage
 	}
 	var progress io.Writer
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -210,6 +243,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Compression: *compress,
 		Concurrency: concurrency,
 		Excludes:    excludes,
+		MaxDelete:   int(maxDel),
+		AllowEmpty:  *allowEmpty,
 		DryRun:      *dryRun,
 		Logger:      log,
 		Progress:    progress,
@@ -237,6 +272,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			log.Error("the server refused the credentials; stopping (retrying would not help)", "err", err)
 			return exitAuth
 		}
+		if errors.Is(err, client.ErrOverlap) {
+			log.Error("stopping", "err", err)
+			return exitUsage
+		}
 		log.Error("watch failed", "err", err)
 		return exitNotMirrored
 	}
@@ -255,6 +294,9 @@ func dryRunCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout i
 		return exitNotMirrored
 	}
 	fmt.Fprintln(stdout, sum.String())
+	if sum.Hold != nil {
+		fmt.Fprintln(stdout, "a sync would hold back its deletions:", sum.Hold.Error())
+	}
 	return exitOK
 }
 
@@ -265,21 +307,46 @@ func onceCmd(ctx context.Context, c *client.Client, log *slog.Logger, stdout io.
 		return failed(log, "sync failed", err)
 	}
 	fmt.Fprintln(stdout, sum.String())
-	if sum.Full && !sum.Changed() && sum.Failed == 0 {
-		// The listing the pass compared with was the check.
-		log.Info("verified: the server holds a mirror; nothing needed changing")
-		return exitOK
+	printOmitted(log, stdout, sum.Omitted)
+	if sum.Hold != nil {
+		// The pass has logged what it held back and how to allow it.
+		return exitHeld
 	}
-	plan, err := check(ctx)
-	if err != nil {
-		return failed(log, "verify failed", err)
+	plan := engine.Plan{}
+	if !sum.Full || sum.Changed() || sum.Failed > 0 {
+		// Otherwise the listing the pass compared with was the check.
+		if plan, err = check(ctx); err != nil {
+			return failed(log, "verify failed", err)
+		}
 	}
-	if !plan.Empty() || sum.Failed > 0 {
-		log.Error("the server does not hold a mirror", "failed", sum.Failed, "remaining", plan.String())
+	if plan.Empty() && sum.Failed == 0 && len(sum.Omitted) > 0 {
+		log.Error("the server holds a mirror of everything but the items that cannot be mirrored", "skipped", sum.Skipped())
 		return exitNotMirrored
 	}
-	log.Info("verified: the server holds a mirror")
+	if !plan.Empty() || len(sum.Omitted) > 0 {
+		log.Error("the server does not hold a mirror", "failed", sum.Failed, "skipped", sum.Skipped(), "remaining", plan.String())
+		return exitNotMirrored
+	}
+	if !sum.Changed() {
+		log.Info("verified: the server holds a mirror; nothing needed changing")
+	} else {
+		log.Info("verified: the server holds a mirror")
+	}
 	return exitOK
+}
+
+// omissionsShown is how many of the items a pass left out -once names.
+const omissionsShown = 20
+
+// printOmitted names the first items a pass left out, if any.
+func printOmitted(log *slog.Logger, stdout io.Writer, omitted []client.Omission) {
+	if len(omitted) == 0 {
+		return
+	}
+	fmt.Fprintf(stdout, "not mirrored: %d items\n", len(omitted))
+	if err := client.WriteOmissions(stdout, omitted, omissionsShown); err != nil {
+		log.Error("cannot print the items left out", "err", err)
+	}
 }
 
 // failed logs err and returns its exit code.
@@ -290,6 +357,9 @@ func failed(log *slog.Logger, msg string, err error) int {
 	}
 	if errors.Is(err, client.ErrUnavailable) {
 		return exitUnreachable
+	}
+	if errors.Is(err, client.ErrOverlap) {
+		return exitUsage
 	}
 	return exitNotMirrored
 }

@@ -185,11 +185,15 @@ func (x *Entry) GetSha256() []byte {
 	return nil
 }
 
-// StatusRequest asks for the server's status. It has no fields.
+// StatusRequest asks for the server's status.
 type StatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Leave out the counts of the tree (files, directories, symlinks,
+	// total_bytes), which take a scan of the whole tree. The client sets it
+	// when it asks only where the root lies.
+	OmitTreeCounts bool `protobuf:"varint,1,opt,name=omit_tree_counts,json=omitTreeCounts,proto3" json:"omit_tree_counts,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StatusRequest) Reset() {
@@ -220,6 +224,13 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
 	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StatusRequest) GetOmitTreeCounts() bool {
+	if x != nil {
+		return x.OmitTreeCounts
+	}
+	return false
 }
 
 // StatusResponse describes the server's tree and its work since it started.
@@ -275,9 +286,22 @@ type StatusResponse struct {
 	// them).
 	DropsSetid bool `protobuf:"varint,19,opt,name=drops_setid,json=dropsSetid,proto3" json:"drops_setid,omitempty"`
 	// Entries whose set-id bits the server cleared since start.
-	SetidDropped  int64 `protobuf:"varint,20,opt,name=setid_dropped,json=setidDropped,proto3" json:"setid_dropped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SetidDropped int64 `protobuf:"varint,20,opt,name=setid_dropped,json=setidDropped,proto3" json:"setid_dropped,omitempty"`
+	// Identity of the machine the server runs on: the hex SHA-256 of the
+	// kernel's boot id, empty where there is none. Device and inode numbers
+	// only mean the same directory on the same machine (and boot).
+	MachineId string `protobuf:"bytes,21,opt,name=machine_id,json=machineId,proto3" json:"machine_id,omitempty"`
+	// Device and inode of the root directory; unset where the system has
+	// none.
+	RootId *FileID `protobuf:"bytes,22,opt,name=root_id,json=rootId,proto3" json:"root_id,omitempty"`
+	// Device and inode of each directory that contains the root, from its
+	// parent up to the file system's root. With root_id, a client on the
+	// same machine finds whether the root lies inside the directory it
+	// mirrors, or that directory inside the root: either would mirror the
+	// tree into itself.
+	RootAncestorIds []*FileID `protobuf:"bytes,23,rep,name=root_ancestor_ids,json=rootAncestorIds,proto3" json:"root_ancestor_ids,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -450,6 +474,82 @@ func (x *StatusResponse) GetSetidDropped() int64 {
 	return 0
 }
 
+func (x *StatusResponse) GetMachineId() string {
+	if x != nil {
+		return x.MachineId
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetRootId() *FileID {
+	if x != nil {
+		return x.RootId
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetRootAncestorIds() []*FileID {
+	if x != nil {
+		return x.RootAncestorIds
+	}
+	return nil
+}
+
+// FileID identifies a file on one machine by its device and inode numbers.
+type FileID struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Device number of the file system that holds the file.
+	Device uint64 `protobuf:"varint,1,opt,name=device,proto3" json:"device,omitempty"`
+	// Inode number of the file on that file system.
+	Inode         uint64 `protobuf:"varint,2,opt,name=inode,proto3" json:"inode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileID) Reset() {
+	*x = FileID{}
+	mi := &file_dirsync_v1_sync_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileID) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileID) ProtoMessage() {}
+
+func (x *FileID) ProtoReflect() protoreflect.Message {
+	mi := &file_dirsync_v1_sync_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileID.ProtoReflect.Descriptor instead.
+func (*FileID) Descriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FileID) GetDevice() uint64 {
+	if x != nil {
+		return x.Device
+	}
+	return 0
+}
+
+func (x *FileID) GetInode() uint64 {
+	if x != nil {
+		return x.Inode
+	}
+	return 0
+}
+
 // GetManifestRequest selects the part of the tree to list.
 type GetManifestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -466,7 +566,7 @@ type GetManifestRequest struct {
 
 func (x *GetManifestRequest) Reset() {
 	*x = GetManifestRequest{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[3]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +578,7 @@ func (x *GetManifestRequest) String() string {
 func (*GetManifestRequest) ProtoMessage() {}
 
 func (x *GetManifestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[3]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +591,7 @@ func (x *GetManifestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManifestRequest.ProtoReflect.Descriptor instead.
 func (*GetManifestRequest) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{3}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetManifestRequest) GetPaths() []string {
@@ -524,7 +624,7 @@ type GetManifestResponse struct {
 
 func (x *GetManifestResponse) Reset() {
 	*x = GetManifestResponse{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[4]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +636,7 @@ func (x *GetManifestResponse) String() string {
 func (*GetManifestResponse) ProtoMessage() {}
 
 func (x *GetManifestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[4]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +649,7 @@ func (x *GetManifestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManifestResponse.ProtoReflect.Descriptor instead.
 func (*GetManifestResponse) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{4}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetManifestResponse) GetEntries() []*Entry {
@@ -577,7 +677,7 @@ type ApplyChangesRequest struct {
 
 func (x *ApplyChangesRequest) Reset() {
 	*x = ApplyChangesRequest{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[5]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +689,7 @@ func (x *ApplyChangesRequest) String() string {
 func (*ApplyChangesRequest) ProtoMessage() {}
 
 func (x *ApplyChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[5]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +702,7 @@ func (x *ApplyChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyChangesRequest.ProtoReflect.Descriptor instead.
 func (*ApplyChangesRequest) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{5}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApplyChangesRequest) GetChanges() []*Change {
@@ -631,7 +731,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[6]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +743,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[6]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +756,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Change) GetAction() isChange_Action {
@@ -768,7 +868,7 @@ type ApplyChangesResponse struct {
 
 func (x *ApplyChangesResponse) Reset() {
 	*x = ApplyChangesResponse{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[7]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +880,7 @@ func (x *ApplyChangesResponse) String() string {
 func (*ApplyChangesResponse) ProtoMessage() {}
 
 func (x *ApplyChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[7]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +893,7 @@ func (x *ApplyChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyChangesResponse.ProtoReflect.Descriptor instead.
 func (*ApplyChangesResponse) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{7}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApplyChangesResponse) GetResults() []*ChangeResult {
@@ -821,7 +921,7 @@ type ChangeResult struct {
 
 func (x *ChangeResult) Reset() {
 	*x = ChangeResult{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[8]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +933,7 @@ func (x *ChangeResult) String() string {
 func (*ChangeResult) ProtoMessage() {}
 
 func (x *ChangeResult) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[8]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +946,7 @@ func (x *ChangeResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeResult.ProtoReflect.Descriptor instead.
 func (*ChangeResult) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{8}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ChangeResult) GetPath() string {
@@ -892,7 +992,7 @@ type GetSignatureRequest struct {
 
 func (x *GetSignatureRequest) Reset() {
 	*x = GetSignatureRequest{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[9]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1004,7 @@ func (x *GetSignatureRequest) String() string {
 func (*GetSignatureRequest) ProtoMessage() {}
 
 func (x *GetSignatureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[9]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1017,7 @@ func (x *GetSignatureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSignatureRequest.ProtoReflect.Descriptor instead.
 func (*GetSignatureRequest) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{9}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetSignatureRequest) GetPath() string {
@@ -951,7 +1051,7 @@ type GetSignatureResponse struct {
 
 func (x *GetSignatureResponse) Reset() {
 	*x = GetSignatureResponse{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[10]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1063,7 @@ func (x *GetSignatureResponse) String() string {
 func (*GetSignatureResponse) ProtoMessage() {}
 
 func (x *GetSignatureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[10]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1076,7 @@ func (x *GetSignatureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSignatureResponse.ProtoReflect.Descriptor instead.
 func (*GetSignatureResponse) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{10}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetSignatureResponse) GetHeader() *SignatureHeader {
@@ -1018,7 +1118,7 @@ type SignatureHeader struct {
 
 func (x *SignatureHeader) Reset() {
 	*x = SignatureHeader{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[11]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1130,7 @@ func (x *SignatureHeader) String() string {
 func (*SignatureHeader) ProtoMessage() {}
 
 func (x *SignatureHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[11]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1143,7 @@ func (x *SignatureHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignatureHeader.ProtoReflect.Descriptor instead.
 func (*SignatureHeader) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{11}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SignatureHeader) GetBlockSize() uint32 {
@@ -1102,7 +1202,7 @@ type UploadRequest struct {
 
 func (x *UploadRequest) Reset() {
 	*x = UploadRequest{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[12]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1214,7 @@ func (x *UploadRequest) String() string {
 func (*UploadRequest) ProtoMessage() {}
 
 func (x *UploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[12]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1227,7 @@ func (x *UploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadRequest.ProtoReflect.Descriptor instead.
 func (*UploadRequest) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{12}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UploadRequest) GetHeader() *UploadHeader {
@@ -1180,7 +1280,7 @@ type UploadFile struct {
 
 func (x *UploadFile) Reset() {
 	*x = UploadFile{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[13]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1292,7 @@ func (x *UploadFile) String() string {
 func (*UploadFile) ProtoMessage() {}
 
 func (x *UploadFile) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[13]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1305,7 @@ func (x *UploadFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadFile.ProtoReflect.Descriptor instead.
 func (*UploadFile) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{13}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UploadFile) GetHeader() *UploadHeader {
@@ -1250,7 +1350,7 @@ type UploadHeader struct {
 
 func (x *UploadHeader) Reset() {
 	*x = UploadHeader{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[14]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1362,7 @@ func (x *UploadHeader) String() string {
 func (*UploadHeader) ProtoMessage() {}
 
 func (x *UploadHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[14]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1375,7 @@ func (x *UploadHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadHeader.ProtoReflect.Descriptor instead.
 func (*UploadHeader) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{14}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UploadHeader) GetEntry() *Entry {
@@ -1317,7 +1417,7 @@ type ResumeFrom struct {
 
 func (x *ResumeFrom) Reset() {
 	*x = ResumeFrom{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[15]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1429,7 @@ func (x *ResumeFrom) String() string {
 func (*ResumeFrom) ProtoMessage() {}
 
 func (x *ResumeFrom) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[15]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1442,7 @@ func (x *ResumeFrom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeFrom.ProtoReflect.Descriptor instead.
 func (*ResumeFrom) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{15}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResumeFrom) GetOffset() int64 {
@@ -1374,7 +1474,7 @@ type DeltaBase struct {
 
 func (x *DeltaBase) Reset() {
 	*x = DeltaBase{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[16]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1486,7 @@ func (x *DeltaBase) String() string {
 func (*DeltaBase) ProtoMessage() {}
 
 func (x *DeltaBase) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[16]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1499,7 @@ func (x *DeltaBase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeltaBase.ProtoReflect.Descriptor instead.
 func (*DeltaBase) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{16}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeltaBase) GetSha256() []byte {
@@ -1433,7 +1533,7 @@ type DeltaOp struct {
 
 func (x *DeltaOp) Reset() {
 	*x = DeltaOp{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[17]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1545,7 @@ func (x *DeltaOp) String() string {
 func (*DeltaOp) ProtoMessage() {}
 
 func (x *DeltaOp) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[17]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1558,7 @@ func (x *DeltaOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeltaOp.ProtoReflect.Descriptor instead.
 func (*DeltaOp) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{17}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeltaOp) GetOp() isDeltaOp_Op {
@@ -1538,7 +1638,7 @@ type ZstdLiteral struct {
 
 func (x *ZstdLiteral) Reset() {
 	*x = ZstdLiteral{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1650,7 @@ func (x *ZstdLiteral) String() string {
 func (*ZstdLiteral) ProtoMessage() {}
 
 func (x *ZstdLiteral) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[18]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1663,7 @@ func (x *ZstdLiteral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZstdLiteral.ProtoReflect.Descriptor instead.
 func (*ZstdLiteral) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{18}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ZstdLiteral) GetFrame() []byte {
@@ -1593,7 +1693,7 @@ type BlockRun struct {
 
 func (x *BlockRun) Reset() {
 	*x = BlockRun{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1705,7 @@ func (x *BlockRun) String() string {
 func (*BlockRun) ProtoMessage() {}
 
 func (x *BlockRun) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[19]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1718,7 @@ func (x *BlockRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRun.ProtoReflect.Descriptor instead.
 func (*BlockRun) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{19}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BlockRun) GetStart() uint64 {
@@ -1664,7 +1764,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1776,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[20]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1789,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{20}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UploadResponse) GetPath() string {
@@ -1752,7 +1852,7 @@ type GetPartialRequest struct {
 
 func (x *GetPartialRequest) Reset() {
 	*x = GetPartialRequest{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[21]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1864,7 @@ func (x *GetPartialRequest) String() string {
 func (*GetPartialRequest) ProtoMessage() {}
 
 func (x *GetPartialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[21]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1877,7 @@ func (x *GetPartialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartialRequest.ProtoReflect.Descriptor instead.
 func (*GetPartialRequest) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{21}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetPartialRequest) GetPath() string {
@@ -1803,7 +1903,7 @@ type GetPartialResponse struct {
 
 func (x *GetPartialResponse) Reset() {
 	*x = GetPartialResponse{}
-	mi := &file_dirsync_v1_sync_proto_msgTypes[22]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1915,7 @@ func (x *GetPartialResponse) String() string {
 func (*GetPartialResponse) ProtoMessage() {}
 
 func (x *GetPartialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dirsync_v1_sync_proto_msgTypes[22]
+	mi := &file_dirsync_v1_sync_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1928,7 @@ func (x *GetPartialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPartialResponse.ProtoReflect.Descriptor instead.
 func (*GetPartialResponse) Descriptor() ([]byte, []int) {
-	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{22}
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetPartialResponse) GetSize() int64 {
@@ -1859,8 +1959,9 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\bmtime_ns\x18\x05 \x01(\x03R\amtimeNs\x12\x1f\n" +
 	"\vlink_target\x18\x06 \x01(\tR\n" +
 	"linkTarget\x12\x16\n" +
-	"\x06sha256\x18\a \x01(\fR\x06sha256\"\x0f\n" +
-	"\rStatusRequest\"\xf8\x05\n" +
+	"\x06sha256\x18\a \x01(\fR\x06sha256\"9\n" +
+	"\rStatusRequest\x12(\n" +
+	"\x10omit_tree_counts\x18\x01 \x01(\bR\x0eomitTreeCounts\"\x84\a\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\tR\x04root\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x129\n" +
@@ -1885,7 +1986,14 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\rdurable_syncs\x18\x12 \x01(\x03R\fdurableSyncs\x12\x1f\n" +
 	"\vdrops_setid\x18\x13 \x01(\bR\n" +
 	"dropsSetid\x12#\n" +
-	"\rsetid_dropped\x18\x14 \x01(\x03R\fsetidDropped\"K\n" +
+	"\rsetid_dropped\x18\x14 \x01(\x03R\fsetidDropped\x12\x1d\n" +
+	"\n" +
+	"machine_id\x18\x15 \x01(\tR\tmachineId\x12+\n" +
+	"\aroot_id\x18\x16 \x01(\v2\x12.dirsync.v1.FileIDR\x06rootId\x12>\n" +
+	"\x11root_ancestor_ids\x18\x17 \x03(\v2\x12.dirsync.v1.FileIDR\x0frootAncestorIds\"6\n" +
+	"\x06FileID\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\x04R\x06device\x12\x14\n" +
+	"\x05inode\x18\x02 \x01(\x04R\x05inode\"K\n" +
 	"\x12GetManifestRequest\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x1f\n" +
 	"\vomit_sha256\x18\x02 \x01(\bR\n" +
@@ -2003,74 +2111,77 @@ func file_dirsync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_dirsync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dirsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_dirsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_dirsync_v1_sync_proto_goTypes = []any{
 	(EntryType)(0),                // 0: dirsync.v1.EntryType
 	(*Entry)(nil),                 // 1: dirsync.v1.Entry
 	(*StatusRequest)(nil),         // 2: dirsync.v1.StatusRequest
 	(*StatusResponse)(nil),        // 3: dirsync.v1.StatusResponse
-	(*GetManifestRequest)(nil),    // 4: dirsync.v1.GetManifestRequest
-	(*GetManifestResponse)(nil),   // 5: dirsync.v1.GetManifestResponse
-	(*ApplyChangesRequest)(nil),   // 6: dirsync.v1.ApplyChangesRequest
-	(*Change)(nil),                // 7: dirsync.v1.Change
-	(*ApplyChangesResponse)(nil),  // 8: dirsync.v1.ApplyChangesResponse
-	(*ChangeResult)(nil),          // 9: dirsync.v1.ChangeResult
-	(*GetSignatureRequest)(nil),   // 10: dirsync.v1.GetSignatureRequest
-	(*GetSignatureResponse)(nil),  // 11: dirsync.v1.GetSignatureResponse
-	(*SignatureHeader)(nil),       // 12: dirsync.v1.SignatureHeader
-	(*UploadRequest)(nil),         // 13: dirsync.v1.UploadRequest
-	(*UploadFile)(nil),            // 14: dirsync.v1.UploadFile
-	(*UploadHeader)(nil),          // 15: dirsync.v1.UploadHeader
-	(*ResumeFrom)(nil),            // 16: dirsync.v1.ResumeFrom
-	(*DeltaBase)(nil),             // 17: dirsync.v1.DeltaBase
-	(*DeltaOp)(nil),               // 18: dirsync.v1.DeltaOp
-	(*ZstdLiteral)(nil),           // 19: dirsync.v1.ZstdLiteral
-	(*BlockRun)(nil),              // 20: dirsync.v1.BlockRun
-	(*UploadResponse)(nil),        // 21: dirsync.v1.UploadResponse
-	(*GetPartialRequest)(nil),     // 22: dirsync.v1.GetPartialRequest
-	(*GetPartialResponse)(nil),    // 23: dirsync.v1.GetPartialResponse
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*FileID)(nil),                // 4: dirsync.v1.FileID
+	(*GetManifestRequest)(nil),    // 5: dirsync.v1.GetManifestRequest
+	(*GetManifestResponse)(nil),   // 6: dirsync.v1.GetManifestResponse
+	(*ApplyChangesRequest)(nil),   // 7: dirsync.v1.ApplyChangesRequest
+	(*Change)(nil),                // 8: dirsync.v1.Change
+	(*ApplyChangesResponse)(nil),  // 9: dirsync.v1.ApplyChangesResponse
+	(*ChangeResult)(nil),          // 10: dirsync.v1.ChangeResult
+	(*GetSignatureRequest)(nil),   // 11: dirsync.v1.GetSignatureRequest
+	(*GetSignatureResponse)(nil),  // 12: dirsync.v1.GetSignatureResponse
+	(*SignatureHeader)(nil),       // 13: dirsync.v1.SignatureHeader
+	(*UploadRequest)(nil),         // 14: dirsync.v1.UploadRequest
+	(*UploadFile)(nil),            // 15: dirsync.v1.UploadFile
+	(*UploadHeader)(nil),          // 16: dirsync.v1.UploadHeader
+	(*ResumeFrom)(nil),            // 17: dirsync.v1.ResumeFrom
+	(*DeltaBase)(nil),             // 18: dirsync.v1.DeltaBase
+	(*DeltaOp)(nil),               // 19: dirsync.v1.DeltaOp
+	(*ZstdLiteral)(nil),           // 20: dirsync.v1.ZstdLiteral
+	(*BlockRun)(nil),              // 21: dirsync.v1.BlockRun
+	(*UploadResponse)(nil),        // 22: dirsync.v1.UploadResponse
+	(*GetPartialRequest)(nil),     // 23: dirsync.v1.GetPartialRequest
+	(*GetPartialResponse)(nil),    // 24: dirsync.v1.GetPartialResponse
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
 }
 var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: dirsync.v1.Entry.type:type_name -> dirsync.v1.EntryType
-	24, // 1: dirsync.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	24, // 2: dirsync.v1.StatusResponse.last_change_at:type_name -> google.protobuf.Timestamp
-	1,  // 3: dirsync.v1.GetManifestResponse.entries:type_name -> dirsync.v1.Entry
-	7,  // 4: dirsync.v1.ApplyChangesRequest.changes:type_name -> dirsync.v1.Change
-	1,  // 5: dirsync.v1.Change.make_directory:type_name -> dirsync.v1.Entry
-	1,  // 6: dirsync.v1.Change.symlink:type_name -> dirsync.v1.Entry
-	1,  // 7: dirsync.v1.Change.set_metadata:type_name -> dirsync.v1.Entry
-	1,  // 8: dirsync.v1.Change.copy_content:type_name -> dirsync.v1.Entry
-	9,  // 9: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
-	12, // 10: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
-	15, // 11: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
-	18, // 12: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
-	14, // 13: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
-	15, // 14: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
-	18, // 15: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
-	1,  // 16: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
-	17, // 17: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
-	16, // 18: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
-	20, // 19: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
-	19, // 20: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
-	21, // 21: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
-	2,  // 22: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
-	4,  // 23: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
-	6,  // 24: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
-	10, // 25: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
-	13, // 26: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
-	22, // 27: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
-	3,  // 28: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
-	5,  // 29: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
-	8,  // 30: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
-	11, // 31: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
-	21, // 32: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
-	23, // 33: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
-	28, // [28:34] is the sub-list for method output_type
-	22, // [22:28] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	25, // 1: dirsync.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	25, // 2: dirsync.v1.StatusResponse.last_change_at:type_name -> google.protobuf.Timestamp
+	4,  // 3: dirsync.v1.StatusResponse.root_id:type_name -> dirsync.v1.FileID
+	4,  // 4: dirsync.v1.StatusResponse.root_ancestor_ids:type_name -> dirsync.v1.FileID
+	1,  // 5: dirsync.v1.GetManifestResponse.entries:type_name -> dirsync.v1.Entry
+	8,  // 6: dirsync.v1.ApplyChangesRequest.changes:type_name -> dirsync.v1.Change
+	1,  // 7: dirsync.v1.Change.make_directory:type_name -> dirsync.v1.Entry
+	1,  // 8: dirsync.v1.Change.symlink:type_name -> dirsync.v1.Entry
+	1,  // 9: dirsync.v1.Change.set_metadata:type_name -> dirsync.v1.Entry
+	1,  // 10: dirsync.v1.Change.copy_content:type_name -> dirsync.v1.Entry
+	10, // 11: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
+	13, // 12: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
+	16, // 13: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
+	19, // 14: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
+	15, // 15: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
+	16, // 16: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
+	19, // 17: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
+	1,  // 18: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
+	18, // 19: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
+	17, // 20: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
+	21, // 21: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
+	20, // 22: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
+	22, // 23: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
+	2,  // 24: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
+	5,  // 25: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
+	7,  // 26: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
+	11, // 27: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
+	14, // 28: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
+	23, // 29: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
+	3,  // 30: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
+	6,  // 31: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
+	9,  // 32: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
+	12, // 33: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
+	22, // 34: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
+	24, // 35: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
+	30, // [30:36] is the sub-list for method output_type
+	24, // [24:30] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_dirsync_v1_sync_proto_init() }
@@ -2078,14 +2189,14 @@ func file_dirsync_v1_sync_proto_init() {
 	if File_dirsync_v1_sync_proto != nil {
 		return
 	}
-	file_dirsync_v1_sync_proto_msgTypes[6].OneofWrappers = []any{
+	file_dirsync_v1_sync_proto_msgTypes[7].OneofWrappers = []any{
 		(*Change_Delete)(nil),
 		(*Change_MakeDirectory)(nil),
 		(*Change_Symlink)(nil),
 		(*Change_SetMetadata)(nil),
 		(*Change_CopyContent)(nil),
 	}
-	file_dirsync_v1_sync_proto_msgTypes[17].OneofWrappers = []any{
+	file_dirsync_v1_sync_proto_msgTypes[18].OneofWrappers = []any{
 		(*DeltaOp_Copy)(nil),
 		(*DeltaOp_Literal)(nil),
 		(*DeltaOp_ZstdLiteral)(nil),
@@ -2096,7 +2207,7 @@ func file_dirsync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dirsync_v1_sync_proto_rawDesc), len(file_dirsync_v1_sync_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
