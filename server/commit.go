@@ -381,6 +381,7 @@ func (u *fileUpload) place() error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("close %q: %w", u.rel, err)
 	}
+	defer u.s.ownChange(u.rel)()
 	if err := u.s.renameIn(u.dir, u.dirFile, u.tmpName, u.name, u.rel); err != nil {
 		return err
 	}

@@ -356,6 +356,10 @@ func serve(cfg config, log *slog.Logger) error {
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if w, ok := srv.(interface{ StopWatches() }); ok {
+		// WatchChanges streams never end by themselves.
+		hs.RegisterOnShutdown(w.StopWatches)
+	}
 	hs.Protocols = new(http.Protocols)
 	hs.Protocols.SetHTTP1(true)
 	if tlsConfig != nil {
