@@ -181,7 +181,10 @@ func (s *Server) placeNew(group []*fileUpload) {
 		if u.err != nil {
 			continue
 		}
-		if err := u.dirFile.renameNew(u.tmpName, u.name); err != nil {
+		done := s.ownChange(u.rel)
+		err := u.dirFile.renameNew(u.tmpName, u.name)
+		done()
+		if err != nil {
 			continue // the name is taken, or the system cannot: commit it
 		}
 		u.fresh = true

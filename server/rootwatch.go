@@ -62,8 +62,11 @@ type rootWatch struct {
 	// busy counts the server's changes in progress per path: events under
 	// such a path wait for the change to end, to be told apart from drift.
 	busy map[string]int
-	// own maps a path to what the server's last change left there.
-	own map[string]ownMark
+	// own maps a path to what the server's last change left there, and
+	// ownAnc each ancestor of such a path to when that mark expires: the
+	// server may have created the ancestor on the way.
+	own    map[string]ownMark
+	ownAnc map[string]time.Time
 	// polling is set once a directory could not be watched; snap is then
 	// the tree as last rescanned.
 	polling bool
@@ -105,6 +108,7 @@ func newRootWatch(root *os.Root, abs string, feed *changeFeed, log *slog.Logger)
 		pending: make(map[string]fsnotify.Op),
 		busy:    make(map[string]int),
 		own:     make(map[string]ownMark),
+		ownAnc:  make(map[string]time.Time),
 	}
 }
 
@@ -286,8 +290,18 @@ func (w *rootWatch) flush() {
 			delete(w.own, p)
 		}
 	}
+	for p, until := range w.ownAnc {
+		if now.After(until) {
+			delete(w.ownAnc, p)
+		}
+	}
 	w.mu.Unlock()
 	slices.SortFunc(evs, func(a, b changeEvent) int { return engine.ComparePaths(a.path, b.path) })
+	for _, ev := range evs {
+		if !ev.own {
+			w.log.Debug("tree changed behind the server's back", "path", ev.path, "kind", int(ev.kind))
+		}
+	}
 	w.feed.publish(evs...)
 }
 
@@ -307,27 +321,30 @@ func kindOf(op fsnotify.Op, now entryIdent) changeKind {
 }
 
 // busyLocked reports whether a change of the server's own is in progress
-// at rel or above it; with w.mu held.
+// at rel, above it, or below it (where it may create rel as a parent);
+// with w.mu held. The server runs few changes at once, so the scan is
+// short.
 func (w *rootWatch) busyLocked(rel string) bool {
-	for p := rel; ; p = engine.ParentPath(p) {
-		if w.busy[p] > 0 {
+	for p := range w.busy {
+		if engine.IsWithin(rel, p) || engine.IsWithin(p, rel) {
 			return true
 		}
-		if p == "" {
-			return false
-		}
 	}
+	return false
 }
 
 // ownLocked reports whether what is at rel now is what a recent change of
-// the server's own left there: the same entry, or nothing because the
-// server removed or replaced it or an ancestor. With w.mu held.
+// the server's own left there: the same entry; a directory the server
+// made on the way to one; or nothing, because the server removed or
+// replaced an ancestor. With w.mu held.
 func (w *rootWatch) ownLocked(rel string, now entryIdent, at time.Time) bool {
-	if m, ok := w.own[rel]; ok && at.Before(m.until) {
-		return m.ident.same(now)
+	if m, ok := w.own[rel]; ok && at.Before(m.until) && m.ident.same(now) {
+		return true
 	}
 	if now.exists {
-		return false
+		// A directory the server made on the way to an entry of its own.
+		until, ok := w.ownAnc[rel]
+		return ok && now.isDir && at.Before(until)
 	}
 	for p := rel; p != ""; {
 		p = engine.ParentPath(p)
@@ -352,8 +369,14 @@ func (w *rootWatch) ownChange(rel string) func() {
 		if w.busy[rel]--; w.busy[rel] == 0 {
 			delete(w.busy, rel)
 		}
-		if _, ok := w.own[rel]; ok || len(w.own) < w.maxPending {
-			w.own[rel] = ownMark{ident: id, until: time.Now().Add(ownTTL)}
+		if _, ok := w.own[rel]; !ok && len(w.own) >= w.maxPending {
+			return // past the cap the events are drift: a scoped pass each
+		}
+		until := time.Now().Add(ownTTL)
+		w.own[rel] = ownMark{ident: id, until: until}
+		for p := rel; p != ""; {
+			p = engine.ParentPath(p)
+			w.ownAnc[p] = until
 		}
 	}
 }

@@ -143,6 +143,24 @@ func TestRootWatchOwnChanges(t *testing.T) {
 	if e := got[len(got)-1]; e.own {
 		t.Errorf("external write after an own one: event %q marked own", describeOrigin([]changeEvent{e}))
 	}
+	// Directories the server makes on the way to a file are its own too,
+	// even when their events come before the file is done.
+	done = w.ownChange("p/q/f")
+	if err := os.MkdirAll(filepath.Join(dir, "p", "q"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * watchWindow)
+	if err := os.WriteFile(filepath.Join(dir, "p", "q", "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	got = waitEvents(t, sub, hasEvent("p/q/f", kindCreated))
+	got = append(got, quiet(sub, 5*watchWindow)...)
+	for _, e := range got {
+		if !e.own {
+			t.Errorf("event %q on the way to an own file not marked own", describeOrigin([]changeEvent{e}))
+		}
+	}
 	// A directory the server removes takes its children with it, all own.
 	if err := os.MkdirAll(filepath.Join(dir, "d", "e"), 0o755); err != nil {
 		t.Fatal(err)
