@@ -4,7 +4,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,10 +47,11 @@ type rootWatch struct {
 	log  *slog.Logger
 	fw   *fsnotify.Watcher // nil when inotify is unavailable
 	done chan struct{}
-	// window and maxPending are watchWindow and watchMaxPending; tests
-	// change them.
+	// window and maxPending are watchWindow and watchMaxPending, and add
+	// is fw.Add unless set; tests change them.
 	window     time.Duration
 	maxPending int
+	add        func(name string) error
 
 	mu      sync.Mutex
 	pending map[string]fsnotify.Op
@@ -67,10 +67,15 @@ type rootWatch struct {
 	// server may have created the ancestor on the way.
 	own    map[string]ownMark
 	ownAnc map[string]time.Time
-	// polling is set once a directory could not be watched; snap is then
-	// the tree as last rescanned.
-	polling bool
-	snap    map[string]entryIdent
+	// polling is set once a directory could not be watched; unwatched
+	// holds the topmost such directories ("" for the root).
+	polling   bool
+	unwatched map[string]struct{}
+
+	// pollMu guards snap, the entries under the unwatched directories as
+	// last rescanned.
+	pollMu sync.Mutex
+	snap   map[string]entryIdent
 }
 
 // ownMark is what one of the server's own changes left at a path.
@@ -92,10 +97,14 @@ func (w *rootWatch) start() {
 	if err != nil {
 		w.log.Warn("cannot watch the root for changes made behind the server's back; rescanning it periodically instead",
 			"err", err, "poll_interval", watchPollEvery, "hint", "raise fs.inotify.max_user_instances")
+		w.markUnwatched("")
 		w.startPolling()
 		return
 	}
 	w.fw = fw
+	if w.add == nil {
+		w.add = fw.Add
+	}
 	w.addTree("")
 	go w.loop()
 }
@@ -109,6 +118,8 @@ func newRootWatch(root *os.Root, abs string, feed *changeFeed, log *slog.Logger)
 		busy:    make(map[string]int),
 		own:     make(map[string]ownMark),
 		ownAnc:  make(map[string]time.Time),
+
+		unwatched: make(map[string]struct{}),
 	}
 }
 
@@ -121,7 +132,8 @@ func (w *rootWatch) close() {
 }
 
 // addTree watches the directory rel and every directory below it. A
-// directory that cannot be watched turns on polling.
+// directory that cannot be watched is rescanned periodically instead,
+// with everything under it.
 func (w *rootWatch) addTree(rel string) {
 	top := filepath.Join(w.abs, filepath.FromSlash(rel))
 	missed := false
@@ -129,13 +141,13 @@ func (w *rootWatch) addTree(rel string) {
 		if err != nil || !d.IsDir() {
 			return nil
 		}
-		if r, ok := w.rel(name); !ok || isOwnTemp(r) {
+		r, ok := w.rel(name)
+		if !ok || isOwnTemp(r) {
 			return filepath.SkipDir
 		}
-		if err := w.fw.Add(name); err != nil {
-			if !missed {
-				r, _ := w.rel(name)
-				w.log.Warn("cannot watch a directory for changes made behind the server's back; rescanning the tree periodically instead",
+		if err := w.add(name); err != nil {
+			if polling := w.markUnwatched(r); !missed && !polling {
+				w.log.Warn("cannot watch a directory for changes made behind the server's back; rescanning it periodically instead",
 					"path", r, "err", err, "poll_interval", watchPollEvery, "hint", "raise fs.inotify.max_user_watches")
 			}
 			missed = true
@@ -392,67 +404,4 @@ func (w *rootWatch) ident(rel string) entryIdent {
 		return entryIdent{}
 	}
 	return identOf(info)
-}
-
-// startPolling turns on the periodic rescan, once.
-func (w *rootWatch) startPolling() {
-	w.mu.Lock()
-	if w.polling {
-		w.mu.Unlock()
-		return
-	}
-	w.polling = true
-	w.mu.Unlock()
-	w.snap = w.scan()
-	go func() {
-		t := time.NewTicker(watchPollEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.done:
-				return
-			case <-t.C:
-				w.poll()
-			}
-		}
-	}()
-}
-
-// poll rescans the tree and gathers what differs from the last rescan.
-func (w *rootWatch) poll() {
-	cur := w.scan()
-	for p, id := range cur {
-		if old, ok := w.snap[p]; !ok {
-			w.note(p, fsnotify.Create, false)
-		} else if !old.same(id) || old.mtimeNs != id.mtimeNs {
-			w.note(p, fsnotify.Write, false)
-		}
-	}
-	for p := range w.snap {
-		if _, ok := cur[p]; !ok {
-			w.note(p, fsnotify.Remove, false)
-		}
-	}
-	w.snap = cur
-}
-
-// scan lists every entry under the root but the server's temporary ones.
-func (w *rootWatch) scan() map[string]entryIdent {
-	out := make(map[string]entryIdent)
-	_ = fs.WalkDir(w.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || name == "." {
-			return nil
-		}
-		if strings.HasPrefix(path.Base(name), tempPrefix) {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if info, err := d.Info(); err == nil {
-			out[name] = identOf(info)
-		}
-		return nil
-	})
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -217,9 +218,37 @@ func TestRootWatchOverflowRescans(t *testing.T) {
 	}
 }
 
+func TestRootWatchLimit(t *testing.T) {
+	dir, w, sub := watchedRoot(t, func(w *rootWatch) {
+		w.add = func(name string) error {
+			if filepath.Base(name) == "full" {
+				return syscall.ENOSPC // as past fs.inotify.max_user_watches
+			}
+			return w.fw.Add(name)
+		}
+	})
+	if err := os.MkdirAll(filepath.Join(dir, "full", "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitEvents(t, sub, hasEvent("full", kindCreated))
+	w.mu.Lock()
+	_, unwatched := w.unwatched["full"]
+	w.mu.Unlock()
+	if !unwatched {
+		t.Fatal("a directory that could not be watched is not polled")
+	}
+	writeAt := filepath.Join(dir, "full", "deep", "f")
+	if err := os.WriteFile(writeAt, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.poll() // what the ticker does every watchPollEvery
+	waitEvents(t, sub, hasEvent("full/deep/f", kindCreated))
+}
+
 func TestRootWatchPolls(t *testing.T) {
 	dir, w, sub := watchedRoot(t, func(w *rootWatch) { w.maxPending = 100 })
-	// As if a directory could not be watched: poll by hand.
+	// As if the root could not be watched: poll by hand.
+	w.markUnwatched("")
 	w.startPolling()
 	w.fw.Close()
 	if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
