@@ -85,6 +85,13 @@ and manifest paths per request (10000), literal chunks (256 KiB), file size
 Upload streams (--max-upload-streams). A request over a limit gets
 InvalidArgument or ResourceExhausted with a message naming the limit.
 
+Drift: while a client watches, the server watches its root too and
+streams every change to it (WatchChanges, which grpcurl can follow), each
+flagged as its own or as made behind its back; watching clients put back
+what was changed, removed or added there within a second. Past the inotify
+limits (fs.inotify.max_user_watches) it rescans the directories it cannot
+watch every 10 seconds, and says so in the log.
+
 Durability: every file is written to a temporary file, checked against its
 SHA-256 and renamed into place, so no one ever sees a half-written file. A
 file that replaces another is fsynced before that rename: after a crash or
@@ -129,6 +136,7 @@ type config struct {
 	maxFileBytes     int64
 	maxTempBytes     int64 // 0 means unlimited
 	maxUploadStreams int
+	maxWatchers      int
 	syncNewFiles     bool
 	tlsCert          string
 	tlsKey           string
@@ -213,6 +221,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"bytes of uploads in flight per tenant, reserved on each file's declared size; a file larger than this is still accepted alone; 0 means unlimited (env DIRSYNC_MAX_TEMP_BYTES)")
 	fs.IntVar(&cfg.maxUploadStreams, "max-upload-streams", int(min(maxStreams, math.MaxInt32)),
 		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
+	fs.IntVar(&cfg.maxWatchers, "max-watchers", server.DefaultMaxWatchers,
+		"concurrent WatchChanges streams per tenant; a watching client holds one")
 	fs.BoolVar(&cfg.syncNewFiles, "sync-new-files", syncNew,
 		"fsync every new file and its name before answering it, not only the files that replace another; see Durability above (env DIRSYNC_SYNC_NEW_FILES)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
@@ -238,6 +248,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("max temp bytes %d: want 0 (unlimited) or a positive number", cfg.maxTempBytes)
 	case cfg.maxUploadStreams <= 0:
 		return cfg, fmt.Errorf("max upload streams %d: want a positive number", cfg.maxUploadStreams)
+	case cfg.maxWatchers <= 0:
+		return cfg, fmt.Errorf("max watchers %d: want a positive number", cfg.maxWatchers)
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return cfg, errors.New("--tls-cert and --tls-key go together")
@@ -418,6 +430,7 @@ func newService(cfg config, log *slog.Logger) (service, error) {
 		MaxFileBytes:     cfg.maxFileBytes,
 		MaxTempBytes:     cfg.maxTempBytes,
 		MaxUploadStreams: cfg.maxUploadStreams,
+		MaxWatchers:      cfg.maxWatchers,
 		SyncNewFiles:     cfg.syncNewFiles,
 	}
 	if cfg.maxTempBytes == 0 {
