@@ -68,8 +68,9 @@ func (f *driftFeed) run(ctx context.Context) {
 	)
 	for ctx.Err() == nil {
 		stream, err := f.c.rpc.WatchChanges(ctx, connect.NewRequest(&dirsyncv1.WatchChangesRequest{
-			SinceGeneration: gen,
-			InstanceId:      instance,
+			SinceGeneration:      gen,
+			InstanceId:           instance,
+			ExcludeServerChanges: true,
 		}))
 		if err == nil && stream.Receive() {
 			msg := stream.Msg()

@@ -59,9 +59,11 @@ type changeFeed struct {
 	instance string
 	maxSubs  int
 
-	mu   sync.Mutex
-	gen  uint64        // generation of the newest event
-	ring []changeEvent // the newest events, oldest first, at most feedRingSize
+	mu  sync.Mutex
+	gen uint64 // generation of the newest event
+	// ring holds the newest events: the one of generation g at
+	// g % feedRingSize, for g from max(1, gen-feedRingSize+1) to gen.
+	ring []changeEvent
 	subs map[*feedSub]struct{}
 }
 
@@ -69,6 +71,8 @@ type changeFeed struct {
 // the subscriber takes what is queued after each signal on wake.
 type feedSub struct {
 	scope string
+	// noOwn leaves out the server's own changes.
+	noOwn bool
 	// wake holds a signal when events (or a lag) are queued.
 	wake chan struct{}
 
@@ -85,6 +89,7 @@ func newChangeFeed(maxSubs int) *changeFeed {
 	return &changeFeed{
 		instance: hex.EncodeToString(b[:]),
 		maxSubs:  maxSubs,
+		ring:     make([]changeEvent, feedRingSize),
 		subs:     make(map[*feedSub]struct{}),
 	}
 }
@@ -100,13 +105,9 @@ func (f *changeFeed) publish(evs ...changeEvent) {
 	for _, ev := range evs {
 		f.gen++
 		ev.gen = f.gen
-		if len(f.ring) == feedRingSize {
-			copy(f.ring, f.ring[1:])
-			f.ring = f.ring[:feedRingSize-1]
-		}
-		f.ring = append(f.ring, ev)
+		f.ring[f.gen%feedRingSize] = ev
 		for sub := range f.subs {
-			if concerns(sub.scope, ev.path) {
+			if sub.wants(ev) {
 				sub.push(ev, f.gen)
 			}
 		}
@@ -121,32 +122,33 @@ func (f *changeFeed) head() uint64 {
 }
 
 // subscribe adds a subscriber for the changes at or under scope, or above
-// it, and returns it with the generation it starts after. With since > 0
-// and the feed's own instance, the events after since that the ring still
-// holds are queued first; if the ring no longer reaches back to since, or
-// instance is another one's, a RESYNC is queued instead. It fails with
-// errTooManyWatchers at the cap.
-func (f *changeFeed) subscribe(scope string, since uint64, instance string) (*feedSub, uint64, error) {
+// it, less the server's own with noOwn, and returns it with the
+// generation it starts after. With since > 0 and the feed's own instance,
+// the events after since that the ring still holds are queued first; if
+// the ring no longer reaches back to since, or instance is another one's,
+// a RESYNC is queued instead. It fails with errTooManyWatchers at the cap.
+func (f *changeFeed) subscribe(scope string, noOwn bool, since uint64, instance string) (*feedSub, uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.subs) >= f.maxSubs {
 		return nil, 0, errTooManyWatchers
 	}
-	sub := &feedSub{scope: scope, wake: make(chan struct{}, 1)}
+	sub := &feedSub{scope: scope, noOwn: noOwn, wake: make(chan struct{}, 1)}
 	f.subs[sub] = struct{}{}
 	if since == 0 {
 		return sub, f.gen, nil
 	}
-	oldest := f.gen + 1 // generation of the oldest event held
-	if len(f.ring) > 0 {
-		oldest = f.ring[0].gen
+	// The oldest generation held; the ring holds all from 1 until it wraps.
+	oldest := uint64(1)
+	if f.gen > feedRingSize {
+		oldest = f.gen - feedRingSize + 1
 	}
 	if instance != f.instance || since > f.gen || since+1 < oldest {
 		sub.markLagged(f.gen)
 		return sub, f.gen, nil
 	}
-	for _, ev := range f.ring {
-		if ev.gen > since && concerns(scope, ev.path) {
+	for g := since + 1; g <= f.gen; g++ {
+		if ev := f.ring[g%feedRingSize]; sub.wants(ev) {
 			sub.push(ev, f.gen)
 		}
 	}
@@ -164,6 +166,11 @@ func (f *changeFeed) unsubscribe(sub *feedSub) {
 // scope: path lies at or under scope, or is an ancestor of it.
 func concerns(scope, path string) bool {
 	return engine.IsWithin(path, scope) || engine.IsWithin(scope, path)
+}
+
+// wants reports whether the subscriber is to get ev.
+func (s *feedSub) wants(ev changeEvent) bool {
+	return concerns(s.scope, ev.path) && !(s.noOwn && ev.own)
 }
 
 // push queues ev, or, when the queue is full, drops the queue and marks

@@ -47,7 +47,7 @@ func TestChangeFeedOrderAndScope(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newChangeFeed(4)
-			sub, gen, err := f.subscribe(tc.scope, 0, "")
+			sub, gen, err := f.subscribe(tc.scope, false, 0, "")
 			if err != nil || gen != 0 {
 				t.Fatalf("subscribe = %d, %v; want 0, nil", gen, err)
 			}
@@ -89,7 +89,7 @@ func TestChangeFeedResume(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sub, gen, err := f.subscribe("", tc.since, tc.instance)
+			sub, gen, err := f.subscribe("", false, tc.since, tc.instance)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ func TestChangeFeedResumeTooOld(t *testing.T) {
 	for range feedRingSize + 10 {
 		f.publish(ev("f", kindModified))
 	}
-	sub, _, err := f.subscribe("", 5, f.instance)
+	sub, _, err := f.subscribe("", false, 5, f.instance)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestChangeFeedResumeTooOld(t *testing.T) {
 	}
 	// The ring still reaches back far enough for a recent generation.
 	f.unsubscribe(sub)
-	sub, _, _ = f.subscribe("", feedRingSize+8, f.instance)
+	sub, _, _ = f.subscribe("", false, feedRingSize+8, f.instance)
 	if got := len(sub.take()); got != 2 {
 		t.Errorf("resume from a held generation: %d events, want 2", got)
 	}
@@ -127,7 +127,7 @@ func TestChangeFeedResumeTooOld(t *testing.T) {
 
 func TestChangeFeedSlowSubscriber(t *testing.T) {
 	f := newChangeFeed(2)
-	slow, _, _ := f.subscribe("", 0, "")
+	slow, _, _ := f.subscribe("", false, 0, "")
 	for range feedSubBuffer + 5 {
 		f.publish(ev("f", kindModified))
 	}
@@ -145,18 +145,33 @@ func TestChangeFeedSlowSubscriber(t *testing.T) {
 
 func TestChangeFeedSubscriberCap(t *testing.T) {
 	f := newChangeFeed(2)
-	a, _, err := f.subscribe("", 0, "")
+	a, _, err := f.subscribe("", false, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.subscribe("x", 0, ""); err != nil {
+	if _, _, err := f.subscribe("x", false, 0, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.subscribe("", 0, ""); !errors.Is(err, errTooManyWatchers) {
+	if _, _, err := f.subscribe("", false, 0, ""); !errors.Is(err, errTooManyWatchers) {
 		t.Fatalf("third subscribe: err = %v, want errTooManyWatchers", err)
 	}
 	f.unsubscribe(a)
-	if _, _, err := f.subscribe("", 0, ""); err != nil {
+	if _, _, err := f.subscribe("", false, 0, ""); err != nil {
 		t.Fatalf("subscribe after unsubscribe: %v", err)
+	}
+}
+
+func TestChangeFeedExcludesOwn(t *testing.T) {
+	f := newChangeFeed(2)
+	all, _, _ := f.subscribe("", false, 0, "")
+	drift, _, _ := f.subscribe("", true, 0, "")
+	own := ev("up", kindCreated)
+	own.own = true
+	f.publish(own, ev("drift", kindModified))
+	if got, want := describe(all.take()), []string{"1:1:up", "2:2:drift"}; !equalStrings(got, want) {
+		t.Errorf("all changes = %q, want %q", got, want)
+	}
+	if got, want := describe(drift.take()), []string{"2:2:drift"}; !equalStrings(got, want) {
+		t.Errorf("without the server's own = %q, want %q", got, want)
 	}
 }

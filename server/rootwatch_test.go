@@ -30,7 +30,7 @@ func watchedRoot(t *testing.T, tune func(*rootWatch)) (string, *rootWatch, *feed
 	}
 	w.start()
 	t.Cleanup(w.close)
-	sub, _, err := feed.subscribe("", 0, "")
+	sub, _, err := feed.subscribe("", false, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}

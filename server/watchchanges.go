@@ -31,7 +31,7 @@ func (s *Server) WatchChanges(ctx context.Context, req *connect.Request[dirsyncv
 	default:
 	}
 	s.startWatching()
-	sub, gen, err := s.feed.subscribe(scope, req.Msg.GetSinceGeneration(), req.Msg.GetInstanceId())
+	sub, gen, err := s.feed.subscribe(scope, req.Msg.GetExcludeServerChanges(), req.Msg.GetSinceGeneration(), req.Msg.GetInstanceId())
 	if err != nil {
 		return s.connectError("watch changes", scope,
 			failf(connect.CodeResourceExhausted, "watch changes: at most %d streams at once", s.feed.maxSubs))

@@ -89,8 +89,10 @@ func TestWatchRestoresEmptiedServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	start := time.Now()
 	startServerOn(t, dst, s.addr)
 	waitMirror(t, src, dst, 30*time.Second)
+	t.Logf("tree restored %v after the restart began", time.Since(start))
 	select {
 	case <-client.done:
 		t.Fatalf("client exited: %v", client.err)

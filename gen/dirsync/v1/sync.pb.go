@@ -1958,9 +1958,13 @@ type WatchChangesRequest struct {
 	SinceGeneration uint64 `protobuf:"varint,2,opt,name=since_generation,json=sinceGeneration,proto3" json:"since_generation,omitempty"`
 	// Instance that since_generation belongs to, from an earlier response.
 	// Ignored when since_generation is 0.
-	InstanceId    string `protobuf:"bytes,3,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	InstanceId string `protobuf:"bytes,3,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// Leave out the changes the server made itself (origin SERVER): a
+	// client that only repairs drift needs none of them, and an initial sync
+	// makes one per file. Generations then skip the events left out.
+	ExcludeServerChanges bool `protobuf:"varint,4,opt,name=exclude_server_changes,json=excludeServerChanges,proto3" json:"exclude_server_changes,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *WatchChangesRequest) Reset() {
@@ -2012,6 +2016,13 @@ func (x *WatchChangesRequest) GetInstanceId() string {
 		return x.InstanceId
 	}
 	return ""
+}
+
+func (x *WatchChangesRequest) GetExcludeServerChanges() bool {
+	if x != nil {
+		return x.ExcludeServerChanges
+	}
+	return false
 }
 
 // WatchChangesResponse is one batch of change events.
@@ -2286,12 +2297,13 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x04path\x18\x01 \x01(\tR\x04path\"@\n" +
 	"\x12GetPartialResponse\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x02 \x01(\fR\x06sha256\"u\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256\"\xab\x01\n" +
 	"\x13WatchChangesRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12)\n" +
 	"\x10since_generation\x18\x02 \x01(\x04R\x0fsinceGeneration\x12\x1f\n" +
 	"\vinstance_id\x18\x03 \x01(\tR\n" +
-	"instanceId\"\x88\x01\n" +
+	"instanceId\x124\n" +
+	"\x16exclude_server_changes\x18\x04 \x01(\bR\x14excludeServerChanges\"\x88\x01\n" +
 	"\x14WatchChangesResponse\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12/\n" +
