@@ -62,11 +62,8 @@ type rootWatch struct {
 	// busy counts the server's changes in progress per path: events under
 	// such a path wait for the change to end, to be told apart from drift.
 	busy map[string]int
-	// own maps a path to what the server's last change left there, and
-	// ownAnc each ancestor of such a path to when that mark expires: the
-	// server may have created the ancestor on the way.
-	own    map[string]ownMark
-	ownAnc map[string]time.Time
+	// own remembers what the server's own changes left where.
+	own *ownMarks
 	// polling is set once a directory could not be watched; unwatched
 	// holds the topmost such directories ("" for the root).
 	polling   bool
@@ -76,12 +73,6 @@ type rootWatch struct {
 	// last rescanned.
 	pollMu sync.Mutex
 	snap   map[string]entryIdent
-}
-
-// ownMark is what one of the server's own changes left at a path.
-type ownMark struct {
-	ident entryIdent
-	until time.Time
 }
 
 // startRootWatch starts watching the tree under abs, opened as root.
@@ -116,8 +107,7 @@ func newRootWatch(root *os.Root, abs string, feed *changeFeed, log *slog.Logger)
 		window: watchWindow, maxPending: watchMaxPending,
 		pending: make(map[string]fsnotify.Op),
 		busy:    make(map[string]int),
-		own:     make(map[string]ownMark),
-		ownAnc:  make(map[string]time.Time),
+		own:     newOwnMarks(ownMarksMax),
 
 		unwatched: make(map[string]struct{}),
 	}
@@ -295,18 +285,9 @@ func (w *rootWatch) flush() {
 	evs := make([]changeEvent, len(paths))
 	w.mu.Lock()
 	for i, p := range paths {
-		evs[i] = changeEvent{path: p, kind: kindOf(ops[i], idents[i]), own: w.ownLocked(p, idents[i], now), at: now}
+		evs[i] = changeEvent{path: p, kind: kindOf(ops[i], idents[i]), own: w.own.own(p, idents[i], now), at: now}
 	}
-	for p, m := range w.own {
-		if now.After(m.until) {
-			delete(w.own, p)
-		}
-	}
-	for p, until := range w.ownAnc {
-		if now.After(until) {
-			delete(w.ownAnc, p)
-		}
-	}
+	w.own.sweep(now)
 	w.mu.Unlock()
 	slices.SortFunc(evs, func(a, b changeEvent) int { return engine.ComparePaths(a.path, b.path) })
 	for _, ev := range evs {
@@ -345,28 +326,6 @@ func (w *rootWatch) busyLocked(rel string) bool {
 	return false
 }
 
-// ownLocked reports whether what is at rel now is what a recent change of
-// the server's own left there: the same entry; a directory the server
-// made on the way to one; or nothing, because the server removed or
-// replaced an ancestor. With w.mu held.
-func (w *rootWatch) ownLocked(rel string, now entryIdent, at time.Time) bool {
-	if m, ok := w.own[rel]; ok && at.Before(m.until) && m.ident.same(now) {
-		return true
-	}
-	if now.exists {
-		// A directory the server made on the way to an entry of its own.
-		until, ok := w.ownAnc[rel]
-		return ok && now.isDir && at.Before(until)
-	}
-	for p := rel; p != ""; {
-		p = engine.ParentPath(p)
-		if m, ok := w.own[p]; ok && at.Before(m.until) && !m.ident.isDir {
-			return true
-		}
-	}
-	return false
-}
-
 // ownChange marks rel as being changed by the server itself and returns
 // the function to call once the change is over (whether it failed or
 // not), which records what the change left there.
@@ -381,15 +340,7 @@ func (w *rootWatch) ownChange(rel string) func() {
 		if w.busy[rel]--; w.busy[rel] == 0 {
 			delete(w.busy, rel)
 		}
-		if _, ok := w.own[rel]; !ok && len(w.own) >= w.maxPending {
-			return // past the cap the events are drift: a scoped pass each
-		}
-		until := time.Now().Add(ownTTL)
-		w.own[rel] = ownMark{ident: id, until: until}
-		for p := rel; p != ""; {
-			p = engine.ParentPath(p)
-			w.ownAnc[p] = until
-		}
+		w.own.put(rel, id, time.Now().Add(ownTTL))
 	}
 }
 
