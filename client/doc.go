@@ -13,7 +13,11 @@
 //
 // [Client.Watch] runs a full pass, then watches the tree with fsnotify and
 // runs small incremental passes over the paths that changed, reconnecting
-// with exponential backoff when the server goes away.
+// with exponential backoff when the server goes away. It also follows the
+// server's WatchChanges stream (drift.go): a path changed on the server by
+// anything but the server's own work for clients gets a scoped pass, which
+// puts the mirror back; a RESYNC or a new server instance gets a full pass.
+// A full pass every Options.VerifyInterval is the backstop for both sides.
 //
 // Paths matched by the ignore rules (Options.Excludes and a .dirsyncignore
 // file at the root, both in gitignore syntax) are neither scanned, watched

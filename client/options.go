@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dirsync/dirsync/engine"
 )
@@ -82,7 +83,16 @@ type Options struct {
 	// Progress, when not nil, receives a progress bar during full passes.
 	// Give it a terminal only.
 	Progress io.Writer
+	// VerifyInterval is how often watch mode runs a full pass to verify
+	// the mirror, for changes on either side that no event reported: 0
+	// selects [DefaultVerifyInterval], a negative value runs none.
+	VerifyInterval time.Duration
 }
+
+// DefaultVerifyInterval is the period of watch mode's verification passes
+// when Options.VerifyInterval is 0: each costs a scan of the local tree
+// and a listing of the server's, and changes nothing while they match.
+const DefaultVerifyInterval = 5 * time.Minute
 
 // withDefaults returns o with its zero values replaced by defaults, or an
 // error wrapping ErrInvalidOptions.
@@ -104,6 +114,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ServerURL == "" {
 		o.ServerURL = DefaultServerURL
+	}
+	switch {
+	case o.VerifyInterval == 0:
+		o.VerifyInterval = DefaultVerifyInterval
+	case o.VerifyInterval < 0:
+		o.VerifyInterval = 0
 	}
 	u, err := url.Parse(o.ServerURL)
 	if err != nil {

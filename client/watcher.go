@@ -27,7 +27,16 @@ import (
 // ctx ends, and an error if it cannot start or if the server refuses the
 // client's credentials (the error then wraps [ErrAuth]): retrying a
 // refused token would never end.
+//
+// The server's copy is kept too: Watch follows the server's stream of
+// changes (WatchChanges) and repairs, with a scoped pass, every path that
+// something other than the server's own work for a client changed behind
+// its back; a full pass runs when the stream says it lost track, and when
+// the server restarted. A full verification pass also runs every
+// Options.VerifyInterval, for what no event reported.
 func (c *Client) Watch(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx) // ends followDrift's stream
+	defer cancel()
 	co := newCoalescer(coalesceWindow, maxPendingPaths)
 	defer co.stop()
 	w := c.newWatcher(co)
@@ -37,6 +46,7 @@ func (c *Client) Watch(ctx context.Context) error {
 	}
 	w.addTree("")
 	go w.loop(ctx)
+	c.followDrift(ctx, co)
 	l := &watchLoop{
 		co:          co,
 		pass:        c.watchPass(w),
@@ -46,6 +56,7 @@ func (c *Client) Watch(ctx context.Context) error {
 		rescan:      w.rescanScopes,
 		connBackoff: newBackoff(backoffMin, backoffMax),
 		failBackoff: newBackoff(backoffMin, backoffMax),
+		verifyEvery: c.opts.VerifyInterval,
 	}
 	return l.run(ctx)
 }

@@ -34,6 +34,9 @@ type watchLoop struct {
 	// connBackoff paces retries after a pass that could not finish
 	// (server unreachable); failBackoff paces retries of failed items.
 	connBackoff, failBackoff *backoff
+	// verifyEvery is the period of the full verification passes, the
+	// backstop for changes that no event reported; 0 runs none.
+	verifyEvery time.Duration
 }
 
 // run starts with a full pass and then runs passes until ctx ends. A pass
@@ -54,6 +57,13 @@ func (l *watchLoop) run(ctx context.Context) error {
 		}
 	}()
 	poll := l.poll
+	var verifyTick <-chan time.Time
+	if l.verifyEvery > 0 {
+		// One wakeup per period: idle costs nothing between them.
+		t := time.NewTicker(l.verifyEvery)
+		defer t.Stop()
+		verifyTick = t.C
+	}
 	l.co.addFull()
 	l.co.flush()
 	for {
@@ -66,6 +76,10 @@ func (l *watchLoop) run(ctx context.Context) error {
 			t := time.NewTicker(l.pollEvery)
 			defer t.Stop()
 			pollTick = t.C
+			continue
+		case <-verifyTick:
+			l.log.Debug("periodic verification: running a full pass")
+			l.co.addFull()
 			continue
 		case <-pollTick:
 			scopes := l.rescan()

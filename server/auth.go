@@ -19,6 +19,7 @@ var readProcedures = map[string]bool{
 	dirsyncv1connect.SyncServiceStatusProcedure:       true,
 	dirsyncv1connect.SyncServiceGetManifestProcedure:  true,
 	dirsyncv1connect.SyncServiceGetSignatureProcedure: true,
+	dirsyncv1connect.SyncServiceWatchChangesProcedure: true,
 }
 
 // tenantKey is the context key under which the authenticator stores the

@@ -105,6 +105,7 @@ func (s *Server) mutate(ctx context.Context, dirs *dirCache, rel string, makePar
 		return err
 	}
 	defer unlock()
+	defer s.ownChange(rel)()
 	parent, _, release, err := dirs.open(rel, engine.ParentPath(rel), makeParents)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !makeParents:

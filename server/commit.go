@@ -181,7 +181,10 @@ func (s *Server) placeNew(group []*fileUpload) {
 		if u.err != nil {
 			continue
 		}
-		if err := u.dirFile.renameNew(u.tmpName, u.name); err != nil {
+		done := s.ownChange(u.rel)
+		err := u.dirFile.renameNew(u.tmpName, u.name)
+		done()
+		if err != nil {
 			continue // the name is taken, or the system cannot: commit it
 		}
 		u.fresh = true
@@ -381,6 +384,7 @@ func (u *fileUpload) place() error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("close %q: %w", u.rel, err)
 	}
+	defer u.s.ownChange(u.rel)()
 	if err := u.s.renameIn(u.dir, u.dirFile, u.tmpName, u.name, u.rel); err != nil {
 		return err
 	}

@@ -39,6 +39,22 @@
 // for any upload, so nothing in a partial is trusted. A full disk (ENOSPC,
 // EDQUOT) fails the file with ResourceExhausted and leaves the old version.
 //
+// # Change stream
+//
+// WatchChanges streams what changes under the root, in order, numbered with
+// generations of one server instance (changefeed.go). The first call starts
+// watching the root with fsnotify, a watch per directory (rootwatch.go);
+// directories past the inotify limits are rescanned every 10 s instead
+// (rootpoll.go). Events are gathered for 10 ms and published once per
+// path; past 4096 paths in one window they become one RESCAN of the root.
+// The server marks the paths it changes for clients (ApplyChanges, upload
+// renames) and compares what it finds there with what it left (inode,
+// size, mtime, ctime), so a change of its own is flagged SERVER and any
+// other is EXTERNAL: drift, which watching clients repair. Temporary files
+// make no events. Memory is bounded everywhere: the newest 4096 events are
+// kept for resuming, each stream queues at most 1024 (then it gets a
+// RESYNC), and a Server serves at most [Options.MaxWatchers] streams.
+//
 // # Errors
 //
 // Errors are mapped to Connect codes in one place (errors.go); messages sent

@@ -121,7 +121,9 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 	}
 	u.unlock = unlock
 	// A delta needs its base, so its parents must exist already.
+	opened := s.ownChange(u.rel) // the parents it may create
 	u.dir, u.dirFile, u.releaseDir, err = dirs.open(u.rel, engine.ParentPath(u.rel), hdr.GetBase() == nil)
+	opened()
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("upload of %q: base is gone: %w", u.rel, errBaseChanged)
 	}

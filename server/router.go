@@ -156,3 +156,20 @@ func (r *Router) GetPartial(ctx context.Context, req *connect.Request[dirsyncv1.
 	}
 	return s.GetPartial(ctx, req)
 }
+
+// WatchChanges streams the changes to the caller's tenant's tree.
+func (r *Router) WatchChanges(ctx context.Context, req *connect.Request[dirsyncv1.WatchChangesRequest], stream *connect.ServerStream[dirsyncv1.WatchChangesResponse]) error {
+	s, err := r.server(ctx)
+	if err != nil {
+		return err
+	}
+	return s.WatchChanges(ctx, req, stream)
+}
+
+// StopWatches ends every tenant's WatchChanges streams; see
+// [Server.StopWatches].
+func (r *Router) StopWatches() {
+	for _, t := range r.tenants {
+		t.srv.StopWatches()
+	}
+}

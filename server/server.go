@@ -76,6 +76,9 @@ type Options struct {
 	// to make the disk look full (syscall.ENOSPC) where they cannot mount
 	// a small file system. It must be safe for concurrent use.
 	WriteFault func(n int) error
+	// MaxWatchers bounds the concurrent WatchChanges streams; one more is
+	// refused with ResourceExhausted. 0 means [DefaultMaxWatchers].
+	MaxWatchers int
 }
 
 // Server is the dirsync SyncService over one root directory. Build it with
@@ -116,6 +119,16 @@ type Server struct {
 	// writeFault is Options.WriteFault.
 	writeFault func(n int) error
 
+	// feed numbers the changes to the tree for WatchChanges; watch, set
+	// by the first WatchChanges call and guarded by watchMu, publishes to
+	// it. watchStop is closed by StopWatches.
+	feed          *changeFeed
+	watchOnce     sync.Once
+	watchMu       sync.Mutex
+	watch         *rootWatch
+	watchStop     chan struct{}
+	watchStopOnce sync.Once
+
 	handler   http.Handler
 	closeOnce sync.Once
 	closeErr  error
@@ -152,7 +165,13 @@ func New(root string, opts Options) (*Server, error) {
 		allowSetid:   opts.AllowSetid,
 		index:        newContentIndex(),
 		locks:        newPathLocks(),
+		watchStop:    make(chan struct{}),
 	}
+	maxWatchers := opts.MaxWatchers
+	if maxWatchers <= 0 {
+		maxWatchers = DefaultMaxWatchers
+	}
+	s.feed = newChangeFeed(maxWatchers)
 	if opts.Name != "" {
 		s.rootName = opts.Name
 	}
@@ -196,6 +215,7 @@ func (s *Server) Handler() http.Handler {
 // HTTP server first. Close may be called more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.closeWatch()
 		if err := s.root.Close(); err != nil {
 			s.closeErr = fmt.Errorf("close root: %w", err)
 		}

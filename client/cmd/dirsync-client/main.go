@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
@@ -47,7 +48,11 @@ times. It sends only what changed: content the server already holds is
 copied there, changed files travel as rsync-like deltas, and the rest is
 compressed on the wire. By default it syncs once, then watches the directory
 and syncs every change within milliseconds, reconnecting if the server goes
-away. With -once it syncs, checks the result and exits.
+away. It keeps the server's copy right too: a file changed, removed or added
+there behind the server's back is put back within a second (the server
+reports such drift), a server restarted on an emptied directory is filled
+again, and every -verify-interval a full pass checks the whole mirror. With
+-once it syncs, checks the result and exits.
 
 Examples:
   # on the server machine
@@ -178,6 +183,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		compress = fset.String("compress", envString("DIRSYNC_COMPRESS", client.DefaultCompression), "compression of what the client sends: none, gzip or zstd (the server's listings come in zstd whatever the choice; answers to uploads come in the uploads' codec)")
 		logLevel = fset.String("log-level", envString("DIRSYNC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error")
 		showVer  = fset.Bool("version", false, "print the version and exit")
+		verify   = fset.Duration("verify-interval", client.DefaultVerifyInterval, "in watch mode, run a full pass this often to verify the mirror, for changes no event reported (`duration`, e.g. 5m; 0 disables). Changes made on the server behind its back are repaired within a second anyway, as the server reports them")
 		excludes stringList
 		creds    credentials
 		maxDel   maxDelete
@@ -235,19 +241,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		progress = stderr
 	}
 	c, err := client.New(client.Options{
-		Dir:         *dir,
-		ServerURL:   *server,
-		Token:       token,
-		TLSConfig:   tlsConfig,
-		BlockSize:   blockSize,
-		Compression: *compress,
-		Concurrency: concurrency,
-		Excludes:    excludes,
-		MaxDelete:   int(maxDel),
-		AllowEmpty:  *allowEmpty,
-		DryRun:      *dryRun,
-		Logger:      log,
-		Progress:    progress,
+		Dir:            *dir,
+		ServerURL:      *server,
+		Token:          token,
+		TLSConfig:      tlsConfig,
+		BlockSize:      blockSize,
+		Compression:    *compress,
+		Concurrency:    concurrency,
+		Excludes:       excludes,
+		MaxDelete:      int(maxDel),
+		AllowEmpty:     *allowEmpty,
+		DryRun:         *dryRun,
+		Logger:         log,
+		Progress:       progress,
+		VerifyInterval: verifyInterval(*verify),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "dirsync-client:", err)
@@ -383,4 +390,14 @@ func envInt(key string, def int) (int, error) {
 		return 0, fmt.Errorf("%s=%q: not an integer", key, v)
 	}
 	return n, nil
+}
+
+// verifyInterval converts the -verify-interval flag, where 0 disables the
+// verification passes, to [client.Options.VerifyInterval], where a
+// negative value does.
+func verifyInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

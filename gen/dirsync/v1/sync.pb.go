@@ -80,6 +80,137 @@ func (EntryType) EnumDescriptor() ([]byte, []int) {
 	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{0}
 }
 
+// ChangeKind says what happened to a path.
+type ChangeKind int32
+
+const (
+	// CHANGE_KIND_UNSPECIFIED is never sent.
+	ChangeKind_CHANGE_KIND_UNSPECIFIED ChangeKind = 0
+	// CHANGE_KIND_CREATED: an entry appeared at the path.
+	ChangeKind_CHANGE_KIND_CREATED ChangeKind = 1
+	// CHANGE_KIND_MODIFIED: the content of the entry at the path changed,
+	// or it was replaced.
+	ChangeKind_CHANGE_KIND_MODIFIED ChangeKind = 2
+	// CHANGE_KIND_REMOVED: the entry at the path is gone, with everything
+	// under it.
+	ChangeKind_CHANGE_KIND_REMOVED ChangeKind = 3
+	// CHANGE_KIND_METADATA: only the mode, times or owner of the entry
+	// changed.
+	ChangeKind_CHANGE_KIND_METADATA ChangeKind = 4
+	// CHANGE_KIND_RESCAN: anything at or under the path may have changed
+	// (too many changes at once to list, or events the server lost):
+	// compare the whole subtree.
+	ChangeKind_CHANGE_KIND_RESCAN ChangeKind = 5
+	// CHANGE_KIND_RESYNC: this stream missed events (resumed from a
+	// generation the server no longer holds, from another instance, or read
+	// too slowly): compare everything in the requested scope.
+	ChangeKind_CHANGE_KIND_RESYNC ChangeKind = 6
+)
+
+// Enum value maps for ChangeKind.
+var (
+	ChangeKind_name = map[int32]string{
+		0: "CHANGE_KIND_UNSPECIFIED",
+		1: "CHANGE_KIND_CREATED",
+		2: "CHANGE_KIND_MODIFIED",
+		3: "CHANGE_KIND_REMOVED",
+		4: "CHANGE_KIND_METADATA",
+		5: "CHANGE_KIND_RESCAN",
+		6: "CHANGE_KIND_RESYNC",
+	}
+	ChangeKind_value = map[string]int32{
+		"CHANGE_KIND_UNSPECIFIED": 0,
+		"CHANGE_KIND_CREATED":     1,
+		"CHANGE_KIND_MODIFIED":    2,
+		"CHANGE_KIND_REMOVED":     3,
+		"CHANGE_KIND_METADATA":    4,
+		"CHANGE_KIND_RESCAN":      5,
+		"CHANGE_KIND_RESYNC":      6,
+	}
+)
+
+func (x ChangeKind) Enum() *ChangeKind {
+	p := new(ChangeKind)
+	*p = x
+	return p
+}
+
+func (x ChangeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChangeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_dirsync_v1_sync_proto_enumTypes[1].Descriptor()
+}
+
+func (ChangeKind) Type() protoreflect.EnumType {
+	return &file_dirsync_v1_sync_proto_enumTypes[1]
+}
+
+func (x ChangeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChangeKind.Descriptor instead.
+func (ChangeKind) EnumDescriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{1}
+}
+
+// ChangeOrigin says who made a change.
+type ChangeOrigin int32
+
+const (
+	// CHANGE_ORIGIN_UNSPECIFIED is never sent.
+	ChangeOrigin_CHANGE_ORIGIN_UNSPECIFIED ChangeOrigin = 0
+	// CHANGE_ORIGIN_EXTERNAL: made behind the server's back, or not known
+	// to be the server's own (RESCAN and RESYNC always are).
+	ChangeOrigin_CHANGE_ORIGIN_EXTERNAL ChangeOrigin = 1
+	// CHANGE_ORIGIN_SERVER: made by the server itself for an Upload or
+	// ApplyChanges of a client.
+	ChangeOrigin_CHANGE_ORIGIN_SERVER ChangeOrigin = 2
+)
+
+// Enum value maps for ChangeOrigin.
+var (
+	ChangeOrigin_name = map[int32]string{
+		0: "CHANGE_ORIGIN_UNSPECIFIED",
+		1: "CHANGE_ORIGIN_EXTERNAL",
+		2: "CHANGE_ORIGIN_SERVER",
+	}
+	ChangeOrigin_value = map[string]int32{
+		"CHANGE_ORIGIN_UNSPECIFIED": 0,
+		"CHANGE_ORIGIN_EXTERNAL":    1,
+		"CHANGE_ORIGIN_SERVER":      2,
+	}
+)
+
+func (x ChangeOrigin) Enum() *ChangeOrigin {
+	p := new(ChangeOrigin)
+	*p = x
+	return p
+}
+
+func (x ChangeOrigin) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChangeOrigin) Descriptor() protoreflect.EnumDescriptor {
+	return file_dirsync_v1_sync_proto_enumTypes[2].Descriptor()
+}
+
+func (ChangeOrigin) Type() protoreflect.EnumType {
+	return &file_dirsync_v1_sync_proto_enumTypes[2]
+}
+
+func (x ChangeOrigin) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChangeOrigin.Descriptor instead.
+func (ChangeOrigin) EnumDescriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{2}
+}
+
 // Entry describes one item of a tree: everything a faithful mirror needs.
 type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1945,6 +2076,237 @@ func (x *GetPartialResponse) GetSha256() []byte {
 	return nil
 }
 
+// WatchChangesRequest selects the changes to stream.
+type WatchChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Subtree to watch, as a canonical relative path; empty watches the
+	// whole tree. Events on an ancestor of it (a RESCAN of the root, the
+	// removal of a parent) are sent too.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Resume after this generation: the events the server still holds that
+	// are newer are sent first. 0 sends only events from now on. When the
+	// server no longer holds them all, or instance_id names another instance,
+	// the stream starts with a RESYNC event instead.
+	SinceGeneration uint64 `protobuf:"varint,2,opt,name=since_generation,json=sinceGeneration,proto3" json:"since_generation,omitempty"`
+	// Instance that since_generation belongs to, from an earlier response.
+	// Ignored when since_generation is 0.
+	InstanceId string `protobuf:"bytes,3,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// Leave out the changes the server made itself (origin SERVER): a
+	// client that only repairs drift needs none of them, and an initial sync
+	// makes one per file. Generations then skip the events left out.
+	ExcludeServerChanges bool `protobuf:"varint,4,opt,name=exclude_server_changes,json=excludeServerChanges,proto3" json:"exclude_server_changes,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *WatchChangesRequest) Reset() {
+	*x = WatchChangesRequest{}
+	mi := &file_dirsync_v1_sync_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchChangesRequest) ProtoMessage() {}
+
+func (x *WatchChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dirsync_v1_sync_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchChangesRequest.ProtoReflect.Descriptor instead.
+func (*WatchChangesRequest) Descriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WatchChangesRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *WatchChangesRequest) GetSinceGeneration() uint64 {
+	if x != nil {
+		return x.SinceGeneration
+	}
+	return 0
+}
+
+func (x *WatchChangesRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *WatchChangesRequest) GetExcludeServerChanges() bool {
+	if x != nil {
+		return x.ExcludeServerChanges
+	}
+	return false
+}
+
+// WatchChangesResponse is one batch of change events.
+type WatchChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identity of the server instance, new each time the server starts;
+	// generations of different instances are unrelated.
+	InstanceId string `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// Events in generation order. Empty in the first response.
+	Events []*ChangeEvent `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	// Generation of the newest event the server had when it sent this
+	// response: a caller that resumes from it misses nothing.
+	Generation    uint64 `protobuf:"varint,3,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchChangesResponse) Reset() {
+	*x = WatchChangesResponse{}
+	mi := &file_dirsync_v1_sync_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchChangesResponse) ProtoMessage() {}
+
+func (x *WatchChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dirsync_v1_sync_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchChangesResponse.ProtoReflect.Descriptor instead.
+func (*WatchChangesResponse) Descriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchChangesResponse) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *WatchChangesResponse) GetEvents() []*ChangeEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WatchChangesResponse) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+// ChangeEvent is one change to the server's tree.
+type ChangeEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Generation of the event: one more than the event before it from the
+	// same server instance. A RESYNC event carries the newest generation at
+	// the time it was made, shared with the event it stands after.
+	Generation uint64 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	// Canonical relative path of the entry that changed; empty for the root.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// What happened.
+	Kind ChangeKind `protobuf:"varint,3,opt,name=kind,proto3,enum=dirsync.v1.ChangeKind" json:"kind,omitempty"`
+	// Who made the change.
+	Origin ChangeOrigin `protobuf:"varint,4,opt,name=origin,proto3,enum=dirsync.v1.ChangeOrigin" json:"origin,omitempty"`
+	// When the server saw the change.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeEvent) Reset() {
+	*x = ChangeEvent{}
+	mi := &file_dirsync_v1_sync_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeEvent) ProtoMessage() {}
+
+func (x *ChangeEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_dirsync_v1_sync_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeEvent.ProtoReflect.Descriptor instead.
+func (*ChangeEvent) Descriptor() ([]byte, []int) {
+	return file_dirsync_v1_sync_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ChangeEvent) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *ChangeEvent) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ChangeEvent) GetKind() ChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ChangeKind_CHANGE_KIND_UNSPECIFIED
+}
+
+func (x *ChangeEvent) GetOrigin() ChangeOrigin {
+	if x != nil {
+		return x.Origin
+	}
+	return ChangeOrigin_CHANGE_ORIGIN_UNSPECIFIED
+}
+
+func (x *ChangeEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_dirsync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_dirsync_v1_sync_proto_rawDesc = "" +
@@ -2080,12 +2442,46 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x04path\x18\x01 \x01(\tR\x04path\"@\n" +
 	"\x12GetPartialResponse\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x02 \x01(\fR\x06sha256*n\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256\"\xab\x01\n" +
+	"\x13WatchChangesRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12)\n" +
+	"\x10since_generation\x18\x02 \x01(\x04R\x0fsinceGeneration\x12\x1f\n" +
+	"\vinstance_id\x18\x03 \x01(\tR\n" +
+	"instanceId\x124\n" +
+	"\x16exclude_server_changes\x18\x04 \x01(\bR\x14excludeServerChanges\"\x88\x01\n" +
+	"\x14WatchChangesResponse\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x12/\n" +
+	"\x06events\x18\x02 \x03(\v2\x17.dirsync.v1.ChangeEventR\x06events\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x03 \x01(\x04R\n" +
+	"generation\"\xcf\x01\n" +
+	"\vChangeEvent\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x01 \x01(\x04R\n" +
+	"generation\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12*\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.dirsync.v1.ChangeKindR\x04kind\x120\n" +
+	"\x06origin\x18\x04 \x01(\x0e2\x18.dirsync.v1.ChangeOriginR\x06origin\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*n\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fENTRY_TYPE_FILE\x10\x01\x12\x18\n" +
 	"\x14ENTRY_TYPE_DIRECTORY\x10\x02\x12\x16\n" +
-	"\x12ENTRY_TYPE_SYMLINK\x10\x032\xf3\x03\n" +
+	"\x12ENTRY_TYPE_SYMLINK\x10\x03*\xbf\x01\n" +
+	"\n" +
+	"ChangeKind\x12\x1b\n" +
+	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13CHANGE_KIND_CREATED\x10\x01\x12\x18\n" +
+	"\x14CHANGE_KIND_MODIFIED\x10\x02\x12\x17\n" +
+	"\x13CHANGE_KIND_REMOVED\x10\x03\x12\x18\n" +
+	"\x14CHANGE_KIND_METADATA\x10\x04\x12\x16\n" +
+	"\x12CHANGE_KIND_RESCAN\x10\x05\x12\x16\n" +
+	"\x12CHANGE_KIND_RESYNC\x10\x06*c\n" +
+	"\fChangeOrigin\x12\x1d\n" +
+	"\x19CHANGE_ORIGIN_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16CHANGE_ORIGIN_EXTERNAL\x10\x01\x12\x18\n" +
+	"\x14CHANGE_ORIGIN_SERVER\x10\x022\xcd\x04\n" +
 	"\vSyncService\x12D\n" +
 	"\x06Status\x12\x19.dirsync.v1.StatusRequest\x1a\x1a.dirsync.v1.StatusResponse\"\x03\x90\x02\x01\x12U\n" +
 	"\vGetManifest\x12\x1e.dirsync.v1.GetManifestRequest\x1a\x1f.dirsync.v1.GetManifestResponse\"\x03\x90\x02\x010\x01\x12V\n" +
@@ -2093,7 +2489,8 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\fGetSignature\x12\x1f.dirsync.v1.GetSignatureRequest\x1a .dirsync.v1.GetSignatureResponse\"\x03\x90\x02\x010\x01\x12C\n" +
 	"\x06Upload\x12\x19.dirsync.v1.UploadRequest\x1a\x1a.dirsync.v1.UploadResponse(\x010\x01\x12P\n" +
 	"\n" +
-	"GetPartial\x12\x1d.dirsync.v1.GetPartialRequest\x1a\x1e.dirsync.v1.GetPartialResponse\"\x03\x90\x02\x01B\x99\x01\n" +
+	"GetPartial\x12\x1d.dirsync.v1.GetPartialRequest\x1a\x1e.dirsync.v1.GetPartialResponse\"\x03\x90\x02\x01\x12X\n" +
+	"\fWatchChanges\x12\x1f.dirsync.v1.WatchChangesRequest\x1a .dirsync.v1.WatchChangesResponse\"\x03\x90\x02\x010\x01B\x99\x01\n" +
 	"\x0ecom.dirsync.v1B\tSyncProtoP\x01Z3github.com/dirsync/dirsync/gen/dirsync/v1;dirsyncv1\xa2\x02\x03DXX\xaa\x02\n" +
 	"Dirsync.V1\xca\x02\n" +
 	"Dirsync\\V1\xe2\x02\x16Dirsync\\V1\\GPBMetadata\xea\x02\vDirsync::V1b\x06proto3"
@@ -2110,78 +2507,89 @@ func file_dirsync_v1_sync_proto_rawDescGZIP() []byte {
 	return file_dirsync_v1_sync_proto_rawDescData
 }
 
-var file_dirsync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dirsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_dirsync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_dirsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_dirsync_v1_sync_proto_goTypes = []any{
 	(EntryType)(0),                // 0: dirsync.v1.EntryType
-	(*Entry)(nil),                 // 1: dirsync.v1.Entry
-	(*StatusRequest)(nil),         // 2: dirsync.v1.StatusRequest
-	(*StatusResponse)(nil),        // 3: dirsync.v1.StatusResponse
-	(*FileID)(nil),                // 4: dirsync.v1.FileID
-	(*GetManifestRequest)(nil),    // 5: dirsync.v1.GetManifestRequest
-	(*GetManifestResponse)(nil),   // 6: dirsync.v1.GetManifestResponse
-	(*ApplyChangesRequest)(nil),   // 7: dirsync.v1.ApplyChangesRequest
-	(*Change)(nil),                // 8: dirsync.v1.Change
-	(*ApplyChangesResponse)(nil),  // 9: dirsync.v1.ApplyChangesResponse
-	(*ChangeResult)(nil),          // 10: dirsync.v1.ChangeResult
-	(*GetSignatureRequest)(nil),   // 11: dirsync.v1.GetSignatureRequest
-	(*GetSignatureResponse)(nil),  // 12: dirsync.v1.GetSignatureResponse
-	(*SignatureHeader)(nil),       // 13: dirsync.v1.SignatureHeader
-	(*UploadRequest)(nil),         // 14: dirsync.v1.UploadRequest
-	(*UploadFile)(nil),            // 15: dirsync.v1.UploadFile
-	(*UploadHeader)(nil),          // 16: dirsync.v1.UploadHeader
-	(*ResumeFrom)(nil),            // 17: dirsync.v1.ResumeFrom
-	(*DeltaBase)(nil),             // 18: dirsync.v1.DeltaBase
-	(*DeltaOp)(nil),               // 19: dirsync.v1.DeltaOp
-	(*ZstdLiteral)(nil),           // 20: dirsync.v1.ZstdLiteral
-	(*BlockRun)(nil),              // 21: dirsync.v1.BlockRun
-	(*UploadResponse)(nil),        // 22: dirsync.v1.UploadResponse
-	(*GetPartialRequest)(nil),     // 23: dirsync.v1.GetPartialRequest
-	(*GetPartialResponse)(nil),    // 24: dirsync.v1.GetPartialResponse
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(ChangeKind)(0),               // 1: dirsync.v1.ChangeKind
+	(ChangeOrigin)(0),             // 2: dirsync.v1.ChangeOrigin
+	(*Entry)(nil),                 // 3: dirsync.v1.Entry
+	(*StatusRequest)(nil),         // 4: dirsync.v1.StatusRequest
+	(*StatusResponse)(nil),        // 5: dirsync.v1.StatusResponse
+	(*FileID)(nil),                // 6: dirsync.v1.FileID
+	(*GetManifestRequest)(nil),    // 7: dirsync.v1.GetManifestRequest
+	(*GetManifestResponse)(nil),   // 8: dirsync.v1.GetManifestResponse
+	(*ApplyChangesRequest)(nil),   // 9: dirsync.v1.ApplyChangesRequest
+	(*Change)(nil),                // 10: dirsync.v1.Change
+	(*ApplyChangesResponse)(nil),  // 11: dirsync.v1.ApplyChangesResponse
+	(*ChangeResult)(nil),          // 12: dirsync.v1.ChangeResult
+	(*GetSignatureRequest)(nil),   // 13: dirsync.v1.GetSignatureRequest
+	(*GetSignatureResponse)(nil),  // 14: dirsync.v1.GetSignatureResponse
+	(*SignatureHeader)(nil),       // 15: dirsync.v1.SignatureHeader
+	(*UploadRequest)(nil),         // 16: dirsync.v1.UploadRequest
+	(*UploadFile)(nil),            // 17: dirsync.v1.UploadFile
+	(*UploadHeader)(nil),          // 18: dirsync.v1.UploadHeader
+	(*ResumeFrom)(nil),            // 19: dirsync.v1.ResumeFrom
+	(*DeltaBase)(nil),             // 20: dirsync.v1.DeltaBase
+	(*DeltaOp)(nil),               // 21: dirsync.v1.DeltaOp
+	(*ZstdLiteral)(nil),           // 22: dirsync.v1.ZstdLiteral
+	(*BlockRun)(nil),              // 23: dirsync.v1.BlockRun
+	(*UploadResponse)(nil),        // 24: dirsync.v1.UploadResponse
+	(*GetPartialRequest)(nil),     // 25: dirsync.v1.GetPartialRequest
+	(*GetPartialResponse)(nil),    // 26: dirsync.v1.GetPartialResponse
+	(*WatchChangesRequest)(nil),   // 27: dirsync.v1.WatchChangesRequest
+	(*WatchChangesResponse)(nil),  // 28: dirsync.v1.WatchChangesResponse
+	(*ChangeEvent)(nil),           // 29: dirsync.v1.ChangeEvent
+	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
 }
 var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: dirsync.v1.Entry.type:type_name -> dirsync.v1.EntryType
-	25, // 1: dirsync.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	25, // 2: dirsync.v1.StatusResponse.last_change_at:type_name -> google.protobuf.Timestamp
-	4,  // 3: dirsync.v1.StatusResponse.root_id:type_name -> dirsync.v1.FileID
-	4,  // 4: dirsync.v1.StatusResponse.root_ancestor_ids:type_name -> dirsync.v1.FileID
-	1,  // 5: dirsync.v1.GetManifestResponse.entries:type_name -> dirsync.v1.Entry
-	8,  // 6: dirsync.v1.ApplyChangesRequest.changes:type_name -> dirsync.v1.Change
-	1,  // 7: dirsync.v1.Change.make_directory:type_name -> dirsync.v1.Entry
-	1,  // 8: dirsync.v1.Change.symlink:type_name -> dirsync.v1.Entry
-	1,  // 9: dirsync.v1.Change.set_metadata:type_name -> dirsync.v1.Entry
-	1,  // 10: dirsync.v1.Change.copy_content:type_name -> dirsync.v1.Entry
-	10, // 11: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
-	13, // 12: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
-	16, // 13: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
-	19, // 14: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
-	15, // 15: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
-	16, // 16: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
-	19, // 17: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
-	1,  // 18: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
-	18, // 19: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
-	17, // 20: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
-	21, // 21: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
-	20, // 22: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
-	22, // 23: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
-	2,  // 24: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
-	5,  // 25: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
-	7,  // 26: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
-	11, // 27: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
-	14, // 28: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
-	23, // 29: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
-	3,  // 30: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
-	6,  // 31: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
-	9,  // 32: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
-	12, // 33: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
-	22, // 34: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
-	24, // 35: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
-	30, // [30:36] is the sub-list for method output_type
-	24, // [24:30] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	30, // 1: dirsync.v1.StatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	30, // 2: dirsync.v1.StatusResponse.last_change_at:type_name -> google.protobuf.Timestamp
+	6,  // 3: dirsync.v1.StatusResponse.root_id:type_name -> dirsync.v1.FileID
+	6,  // 4: dirsync.v1.StatusResponse.root_ancestor_ids:type_name -> dirsync.v1.FileID
+	3,  // 5: dirsync.v1.GetManifestResponse.entries:type_name -> dirsync.v1.Entry
+	10, // 6: dirsync.v1.ApplyChangesRequest.changes:type_name -> dirsync.v1.Change
+	3,  // 7: dirsync.v1.Change.make_directory:type_name -> dirsync.v1.Entry
+	3,  // 8: dirsync.v1.Change.symlink:type_name -> dirsync.v1.Entry
+	3,  // 9: dirsync.v1.Change.set_metadata:type_name -> dirsync.v1.Entry
+	3,  // 10: dirsync.v1.Change.copy_content:type_name -> dirsync.v1.Entry
+	12, // 11: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
+	15, // 12: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
+	18, // 13: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
+	21, // 14: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
+	17, // 15: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
+	18, // 16: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
+	21, // 17: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
+	3,  // 18: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
+	20, // 19: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
+	19, // 20: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
+	23, // 21: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
+	22, // 22: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
+	24, // 23: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
+	29, // 24: dirsync.v1.WatchChangesResponse.events:type_name -> dirsync.v1.ChangeEvent
+	1,  // 25: dirsync.v1.ChangeEvent.kind:type_name -> dirsync.v1.ChangeKind
+	2,  // 26: dirsync.v1.ChangeEvent.origin:type_name -> dirsync.v1.ChangeOrigin
+	30, // 27: dirsync.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
+	4,  // 28: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
+	7,  // 29: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
+	9,  // 30: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
+	13, // 31: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
+	16, // 32: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
+	25, // 33: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
+	27, // 34: dirsync.v1.SyncService.WatchChanges:input_type -> dirsync.v1.WatchChangesRequest
+	5,  // 35: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
+	8,  // 36: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
+	11, // 37: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
+	14, // 38: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
+	24, // 39: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
+	26, // 40: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
+	28, // 41: dirsync.v1.SyncService.WatchChanges:output_type -> dirsync.v1.WatchChangesResponse
+	35, // [35:42] is the sub-list for method output_type
+	28, // [28:35] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_dirsync_v1_sync_proto_init() }
@@ -2206,8 +2614,8 @@ func file_dirsync_v1_sync_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dirsync_v1_sync_proto_rawDesc), len(file_dirsync_v1_sync_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   24,
+			NumEnums:      3,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

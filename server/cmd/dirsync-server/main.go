@@ -90,6 +90,13 @@ server running as root would own such files; --allow-setid (per tenant:
 allow_setid = true) keeps them. Clients are told, compare modes without
 those bits, and report how many entries lost them.
 
+Drift: while a client watches, the server watches its root too and
+streams every change to it (WatchChanges, which grpcurl can follow), each
+flagged as its own or as made behind its back; watching clients put back
+what was changed, removed or added there within a second. Past the inotify
+limits (fs.inotify.max_user_watches) it rescans the directories it cannot
+watch every 10 seconds, and says so in the log.
+
 Durability: every file is written to a temporary file, checked against its
 SHA-256 and renamed into place, so no one ever sees a half-written file. A
 file that replaces another is fsynced before that rename: after a crash or
@@ -134,6 +141,7 @@ type config struct {
 	maxFileBytes     int64
 	maxTempBytes     int64 // 0 means unlimited
 	maxUploadStreams int
+	maxWatchers      int
 	syncNewFiles     bool
 	allowSetid       bool
 	tlsCert          string
@@ -223,6 +231,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"bytes of uploads in flight per tenant, reserved on each file's declared size; a file larger than this is still accepted alone; 0 means unlimited (env DIRSYNC_MAX_TEMP_BYTES)")
 	fs.IntVar(&cfg.maxUploadStreams, "max-upload-streams", int(min(maxStreams, math.MaxInt32)),
 		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
+	fs.IntVar(&cfg.maxWatchers, "max-watchers", server.DefaultMaxWatchers,
+		"concurrent WatchChanges streams per tenant; a watching client holds one")
 	fs.BoolVar(&cfg.syncNewFiles, "sync-new-files", syncNew,
 		"fsync every new file and its name before answering it, not only the files that replace another; see Durability above (env DIRSYNC_SYNC_NEW_FILES)")
 	fs.BoolVar(&cfg.allowSetid, "allow-setid", allowSetid,
@@ -250,6 +260,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("max temp bytes %d: want 0 (unlimited) or a positive number", cfg.maxTempBytes)
 	case cfg.maxUploadStreams <= 0:
 		return cfg, fmt.Errorf("max upload streams %d: want a positive number", cfg.maxUploadStreams)
+	case cfg.maxWatchers <= 0:
+		return cfg, fmt.Errorf("max watchers %d: want a positive number", cfg.maxWatchers)
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return cfg, errors.New("--tls-cert and --tls-key go together")
@@ -371,6 +383,10 @@ func serve(cfg config, log *slog.Logger) error {
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if w, ok := srv.(interface{ StopWatches() }); ok {
+		// WatchChanges streams never end by themselves.
+		hs.RegisterOnShutdown(w.StopWatches)
+	}
 	hs.Protocols = new(http.Protocols)
 	hs.Protocols.SetHTTP1(true)
 	if tlsConfig != nil {
@@ -429,6 +445,7 @@ func newService(cfg config, log *slog.Logger) (service, error) {
 		MaxFileBytes:     cfg.maxFileBytes,
 		MaxTempBytes:     cfg.maxTempBytes,
 		MaxUploadStreams: cfg.maxUploadStreams,
+		MaxWatchers:      cfg.maxWatchers,
 		SyncNewFiles:     cfg.syncNewFiles,
 		AllowSetid:       cfg.allowSetid,
 	}

@@ -109,6 +109,7 @@ func TestBadFlags(t *testing.T) {
 		{"bad env max temp bytes", nil, []string{"DIRSYNC_MAX_TEMP_BYTES=-1"}},
 		{"zero upload streams", []string{"--max-upload-streams", "0"}, nil},
 		{"bad env upload streams", nil, []string{"DIRSYNC_MAX_UPLOAD_STREAMS=0"}},
+		{"zero watchers", []string{"--max-watchers", "0"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,6 +47,9 @@ const (
 	SyncServiceUploadProcedure = "/dirsync.v1.SyncService/Upload"
 	// SyncServiceGetPartialProcedure is the fully-qualified name of the SyncService's GetPartial RPC.
 	SyncServiceGetPartialProcedure = "/dirsync.v1.SyncService/GetPartial"
+	// SyncServiceWatchChangesProcedure is the fully-qualified name of the SyncService's WatchChanges
+	// RPC.
+	SyncServiceWatchChangesProcedure = "/dirsync.v1.SyncService/WatchChanges"
 )
 
 // SyncServiceClient is a client for the dirsync.v1.SyncService service.
@@ -82,6 +85,17 @@ type SyncServiceClient interface {
 	// resume after them (UploadHeader.resume) instead of sending them again.
 	// The answer has size 0 when nothing is kept for the path.
 	GetPartial(context.Context, *connect.Request[v1.GetPartialRequest]) (*connect.Response[v1.GetPartialResponse], error)
+	// WatchChanges streams the changes to the server's tree, in order, as
+	// the server sees them: those it makes itself on a client's behalf
+	// (Upload, ApplyChanges) and those made behind its back by anything else
+	// (drift). Each event carries a generation number that grows by one per
+	// event of the server instance, which the instance_id of every response
+	// names; a client that sees another instance_id, or a RESYNC event, has
+	// missed events and must compare everything in its scope again. The
+	// first response comes at once, with no events, so the caller knows from
+	// which generation on it sees everything. The stream runs until the
+	// caller ends it.
+	WatchChanges(context.Context, *connect.Request[v1.WatchChangesRequest]) (*connect.ServerStreamForClient[v1.WatchChangesResponse], error)
 }
 
 // NewSyncServiceClient constructs a client for the dirsync.v1.SyncService service. By default, it
@@ -136,6 +150,13 @@ func NewSyncServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		watchChanges: connect.NewClient[v1.WatchChangesRequest, v1.WatchChangesResponse](
+			httpClient,
+			baseURL+SyncServiceWatchChangesProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("WatchChanges")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -147,6 +168,7 @@ type syncServiceClient struct {
 	getSignature *connect.Client[v1.GetSignatureRequest, v1.GetSignatureResponse]
 	upload       *connect.Client[v1.UploadRequest, v1.UploadResponse]
 	getPartial   *connect.Client[v1.GetPartialRequest, v1.GetPartialResponse]
+	watchChanges *connect.Client[v1.WatchChangesRequest, v1.WatchChangesResponse]
 }
 
 // Status calls dirsync.v1.SyncService.Status.
@@ -177,6 +199,11 @@ func (c *syncServiceClient) Upload(ctx context.Context) *connect.BidiStreamForCl
 // GetPartial calls dirsync.v1.SyncService.GetPartial.
 func (c *syncServiceClient) GetPartial(ctx context.Context, req *connect.Request[v1.GetPartialRequest]) (*connect.Response[v1.GetPartialResponse], error) {
 	return c.getPartial.CallUnary(ctx, req)
+}
+
+// WatchChanges calls dirsync.v1.SyncService.WatchChanges.
+func (c *syncServiceClient) WatchChanges(ctx context.Context, req *connect.Request[v1.WatchChangesRequest]) (*connect.ServerStreamForClient[v1.WatchChangesResponse], error) {
+	return c.watchChanges.CallServerStream(ctx, req)
 }
 
 // SyncServiceHandler is an implementation of the dirsync.v1.SyncService service.
@@ -212,6 +239,17 @@ type SyncServiceHandler interface {
 	// resume after them (UploadHeader.resume) instead of sending them again.
 	// The answer has size 0 when nothing is kept for the path.
 	GetPartial(context.Context, *connect.Request[v1.GetPartialRequest]) (*connect.Response[v1.GetPartialResponse], error)
+	// WatchChanges streams the changes to the server's tree, in order, as
+	// the server sees them: those it makes itself on a client's behalf
+	// (Upload, ApplyChanges) and those made behind its back by anything else
+	// (drift). Each event carries a generation number that grows by one per
+	// event of the server instance, which the instance_id of every response
+	// names; a client that sees another instance_id, or a RESYNC event, has
+	// missed events and must compare everything in its scope again. The
+	// first response comes at once, with no events, so the caller knows from
+	// which generation on it sees everything. The stream runs until the
+	// caller ends it.
+	WatchChanges(context.Context, *connect.Request[v1.WatchChangesRequest], *connect.ServerStream[v1.WatchChangesResponse]) error
 }
 
 // NewSyncServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -262,6 +300,13 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	syncServiceWatchChangesHandler := connect.NewServerStreamHandler(
+		SyncServiceWatchChangesProcedure,
+		svc.WatchChanges,
+		connect.WithSchema(syncServiceMethods.ByName("WatchChanges")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dirsync.v1.SyncService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SyncServiceStatusProcedure:
@@ -276,6 +321,8 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 			syncServiceUploadHandler.ServeHTTP(w, r)
 		case SyncServiceGetPartialProcedure:
 			syncServiceGetPartialHandler.ServeHTTP(w, r)
+		case SyncServiceWatchChangesProcedure:
+			syncServiceWatchChangesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -307,4 +354,8 @@ func (UnimplementedSyncServiceHandler) Upload(context.Context, *connect.BidiStre
 
 func (UnimplementedSyncServiceHandler) GetPartial(context.Context, *connect.Request[v1.GetPartialRequest]) (*connect.Response[v1.GetPartialResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dirsync.v1.SyncService.GetPartial is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) WatchChanges(context.Context, *connect.Request[v1.WatchChangesRequest], *connect.ServerStream[v1.WatchChangesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("dirsync.v1.SyncService.WatchChanges is not implemented"))
 }
