@@ -161,10 +161,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("dirsync-client", flag.ContinueOnError)
 	fset.SetOutput(stderr)
-	fset.Usage = func() {
-		fmt.Fprintf(fset.Output(), usageText, client.AutoDeleteFloor)
-		fset.PrintDefaults()
-	}
+	// Help asked for goes to stdout, whole; a bad flag gets the flag
+	// package's one line on stderr and a hint, not 100 lines of help.
+	fset.Usage = func() {}
 	blockSize, err := envInt("DIRSYNC_BLOCK_SIZE", 0)
 	if err != nil {
 		fmt.Fprintln(stderr, "dirsync-client:", err)
@@ -199,8 +198,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fset.Var(&excludes, "exclude", "ignore paths matching this gitignore `pattern` (repeatable)")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, usageText, client.AutoDeleteFloor)
+			fset.SetOutput(stdout)
+			fset.PrintDefaults()
 			return exitOK
 		}
+		fmt.Fprintln(stderr, "dirsync-client: see dirsync-client --help for the flags")
 		return exitUsage
 	}
 	if fset.NArg() > 0 {
