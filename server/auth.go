@@ -20,24 +20,11 @@ import (
 // readProcedures are the RPCs a read-only tenant may call: those the
 // proto marks idempotency_level = NO_SIDE_EFFECTS, so that a new RPC is
 // classified where it is declared rather than in a list kept by hand.
-var readProcedures = noSideEffectProcedures(dirsyncv1.File_dirsync_v1_sync_proto.Services())
-
-// noSideEffectProcedures returns the procedures ("/package.Service/Method")
-// of services whose methods declare NO_SIDE_EFFECTS.
-func noSideEffectProcedures(services protoreflect.ServiceDescriptors) map[string]bool {
-	procs := map[string]bool{}
-	for i := range services.Len() {
-		sd := services.Get(i)
-		for j := range sd.Methods().Len() {
-			md := sd.Methods().Get(j)
-			opts, ok := md.Options().(*descriptorpb.MethodOptions)
-			if ok && opts.GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
-				procs["/"+string(sd.FullName())+"/"+string(md.Name())] = true
-			}
-		}
-	}
-	return procs
-}
+var readProcedures = procedures(dirsyncv1.File_dirsync_v1_sync_proto.Services(),
+	func(md protoreflect.MethodDescriptor) bool {
+		opts, ok := md.Options().(*descriptorpb.MethodOptions)
+		return ok && opts.GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS
+	})
 
 // syncServicePrefix starts the URL path of every SyncService procedure.
 const syncServicePrefix = "/" + dirsyncv1connect.SyncServiceName + "/"

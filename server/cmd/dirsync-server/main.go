@@ -84,6 +84,13 @@ and manifest paths per request (10000), literal chunks (256 KiB), file size
 (--max-file-bytes), uploads in flight (--max-temp-bytes) and concurrent
 Upload streams (--max-upload-streams). A request over a limit gets
 InvalidArgument or ResourceExhausted with a message naming the limit.
+Credentials are checked on the headers, before any byte of a body is read.
+Compressed messages (gzip, zstd) are bounded after decompression, and the
+memory all requests in flight may take together is one budget
+(--max-memory-bytes, 128 MiB by default, which keeps the process under
+256 MiB resident): a request that does not fit waits for room, then gets
+ResourceExhausted. Health checks and reflection need no credentials and
+take messages of at most 64 KiB.
 
 Durability: every file is written to a temporary file, checked against its
 SHA-256 and renamed into place, so no one ever sees a half-written file. A
@@ -129,6 +136,7 @@ type config struct {
 	maxFileBytes     int64
 	maxTempBytes     int64 // 0 means unlimited
 	maxUploadStreams int
+	maxMemoryBytes   int64
 	syncNewFiles     bool
 	tlsCert          string
 	tlsKey           string
@@ -186,6 +194,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	maxMemory, err := envInt("DIRSYNC_MAX_MEMORY_BYTES", server.DefaultMaxMemoryBytes, 1)
+	if err != nil {
+		return cfg, err
+	}
 	syncNew, err := envBool("DIRSYNC_SYNC_NEW_FILES")
 	if err != nil {
 		return cfg, err
@@ -213,6 +225,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"bytes of uploads in flight per tenant, reserved on each file's declared size; a file larger than this is still accepted alone; 0 means unlimited (env DIRSYNC_MAX_TEMP_BYTES)")
 	fs.IntVar(&cfg.maxUploadStreams, "max-upload-streams", int(min(maxStreams, math.MaxInt32)),
 		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
+	fs.Int64Var(&cfg.maxMemoryBytes, "max-memory-bytes", maxMemory,
+		"memory, in bytes, that all request messages in flight may take together (wire, decompressed and decoded); a request that does not fit waits up to 10 s, then gets ResourceExhausted (env DIRSYNC_MAX_MEMORY_BYTES)")
 	fs.BoolVar(&cfg.syncNewFiles, "sync-new-files", syncNew,
 		"fsync every new file and its name before answering it, not only the files that replace another; see Durability above (env DIRSYNC_SYNC_NEW_FILES)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
@@ -238,6 +252,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("max temp bytes %d: want 0 (unlimited) or a positive number", cfg.maxTempBytes)
 	case cfg.maxUploadStreams <= 0:
 		return cfg, fmt.Errorf("max upload streams %d: want a positive number", cfg.maxUploadStreams)
+	case cfg.maxMemoryBytes <= 0:
+		return cfg, fmt.Errorf("max memory bytes %d: want a positive number", cfg.maxMemoryBytes)
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return cfg, errors.New("--tls-cert and --tls-key go together")
@@ -414,6 +430,7 @@ func newService(cfg config, log *slog.Logger) (service, error) {
 		MaxFileBytes:     cfg.maxFileBytes,
 		MaxTempBytes:     cfg.maxTempBytes,
 		MaxUploadStreams: cfg.maxUploadStreams,
+		MaxMemoryBytes:   cfg.maxMemoryBytes,
 		SyncNewFiles:     cfg.syncNewFiles,
 	}
 	if cfg.maxTempBytes == 0 {
