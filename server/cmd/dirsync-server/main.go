@@ -119,7 +119,8 @@ const usageTail = `
 Exit codes:
   0  clean shutdown (SIGINT or SIGTERM)
   1  runtime failure (root unusable, address in use, bad certificate, ...)
-  2  bad flags, environment variables or tenants file
+  2  bad flags, environment variables or tenants file (a --listen port
+     out of range is one)
 `
 
 func main() {
@@ -161,12 +162,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	if err := serve(cfg, log); err != nil {
+	err = serve(cfg, log)
+	var se *startError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &se):
+		fmt.Fprintf(stderr, "dirsync-server: %v\n", se.err)
+	default:
 		log.Error("server failed", "error", err)
-		return exitFailure
 	}
-	return exitOK
+	return exitFailure
 }
+
+// startError is a failure to start serving: the port, a root, the
+// certificates. It is reported as one plain line, as bad flags are, not
+// as a log record.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
 
 // parseFlags parses args, with defaults taken from the environment.
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -239,6 +254,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := checkListen(cfg.listen); err != nil {
+		return cfg, err
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return cfg, fmt.Errorf("log level %q: want debug, info, warn or error", level)
@@ -347,20 +365,27 @@ func serve(cfg config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := newService(cfg, log)
+	// The port is bound before the roots are indexed, which may take
+	// minutes on a large tree: a port in use fails at once. Connections
+	// made meanwhile wait in the listen backlog until serving starts.
+	ln, err := listen(cfg.listen)
 	if err != nil {
-		return err
+		return &startError{err}
 	}
-	defer srv.Close()
+	defer ln.Close()
 	tlsConfig, err := loadTLS(cfg)
 	if err != nil {
-		return err
+		return &startError{err}
+	}
+	srv, err := newService(cfg, log)
+	if err != nil {
+		return &startError{err}
+	}
+	defer srv.Close()
+	if ctx.Err() != nil {
+		return nil // stopped while indexing
 	}
 
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -411,6 +436,49 @@ func serve(cfg config, log *slog.Logger) error {
 		hs.Close()
 	}
 	return srv.Close()
+}
+
+// listen binds addr, explaining the usual failures in the error.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	hint := ""
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		hint = " (another server running? pick another with --listen)"
+	case errors.Is(err, syscall.EACCES):
+		hint = " (ports below 1024 need privileges; pick another with --listen)"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		hint = " (no interface of this machine has that address; pick another with --listen)"
+	}
+	cause := err
+	var sys *os.SyscallError
+	if errors.As(err, &sys) {
+		cause = sys.Err
+	}
+	return nil, fmt.Errorf("listen %s: %v%s", addr, cause, hint)
+}
+
+// checkListen checks that addr is host:port with a port that exists, so
+// that a typo is a usage error rather than a failure to bind.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8080", addr)
+	}
+	n, err := strconv.ParseUint(port, 10, 64)
+	if err != nil {
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			return fmt.Errorf("--listen %q: port %q is neither a number nor a service name", addr, port)
+		}
+		return nil
+	}
+	if n > 65535 {
+		return fmt.Errorf("--listen %q: port %d out of range 0-65535", addr, n)
+	}
+	return nil
 }
 
 // service is what serve runs: a single-root [server.Server] or a
