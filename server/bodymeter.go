@@ -69,7 +69,7 @@ func (m *meter) wrap(next http.Handler) http.Handler {
 			length:    r.ContentLength,
 		}
 		switch {
-		case strings.HasPrefix(ct, "application/grpc"): // gRPC and gRPC-Web
+		case enveloped(ct, "application/grpc"), enveloped(ct, "application/grpc-web"):
 			b.enveloped, b.encoding = true, r.Header.Get("Grpc-Encoding")
 		case strings.HasPrefix(ct, "application/connect+"):
 			b.enveloped, b.encoding = true, r.Header.Get("Connect-Content-Encoding")
@@ -83,6 +83,14 @@ func (m *meter) wrap(next http.Handler) http.Handler {
 		r.Body = b
 		next.ServeHTTP(w, r)
 	})
+}
+
+// enveloped reports whether the content type ct is base or base+codec:
+// gRPC's and gRPC-Web's binary framings, and not gRPC-Web's base64 text,
+// which Connect does not serve and whose bytes are metered as they pass.
+func enveloped(ct, base string) bool {
+	rest, ok := strings.CutPrefix(ct, base)
+	return ok && (rest == "" || strings.HasPrefix(rest, "+") || strings.HasPrefix(rest, ";"))
 }
 
 // meteredBody is a request body that reserves the memory of each message

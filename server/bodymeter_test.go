@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/dirsync/dirsync/engine"
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
 // envelopes frames each payload as one enveloped message, compressed
@@ -187,6 +189,29 @@ func FuzzMeteredBody(f *testing.F) {
 		b.releaseAll()
 		if !b.budget.sem.TryAcquire(b.budget.size) {
 			t.Fatal("the budget was not given back whole")
+		}
+	})
+}
+
+// TestBudgetRefusesWhenFull fills a server's memory budget: a request
+// then waits, gets ResourceExhausted naming the flag, and is served
+// again once the budget has room.
+func TestBudgetRefusesWhenFull(t *testing.T) {
+	forEachProtocolOpts(t, Options{MaxMemoryBytes: 1 << 20}, func(t *testing.T, env *testEnv) {
+		env.srv.budget.wait = 50 * time.Millisecond
+		got, err := env.srv.budget.acquire(context.Background(), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An empty message costs nothing; this one has a few bytes.
+		req := &dirsyncv1.GetPartialRequest{Path: "some/file"}
+		_, err = env.client.GetPartial(testCtx(t), connect.NewRequest(req))
+		if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "--max-memory-bytes") {
+			t.Errorf("GetPartial with the budget full: %v, want ResourceExhausted naming --max-memory-bytes", err)
+		}
+		env.srv.budget.release(got)
+		if _, err := env.client.GetPartial(testCtx(t), connect.NewRequest(req)); connect.CodeOf(err) == connect.CodeResourceExhausted {
+			t.Errorf("GetPartial with room: %v", err)
 		}
 	})
 }
