@@ -30,11 +30,12 @@ type meter struct {
 	// handler of a URL path reads.
 	limit func(path string) int64
 	// clientStreams are the procedures whose requests are streams of
-	// messages: the reservation of one of their messages ends when the
-	// handler asks for the next. Any other request keeps its reservation
-	// until it is answered, as its handler holds its one message
-	// throughout.
-	clientStreams map[string]bool
+	// messages, each with the most bytes its handler keeps of a message
+	// while it waits for the next (an Upload stream's decoding buffer):
+	// the reservation of a message shrinks to that when the handler asks
+	// for the next. Any other request keeps its reservation until it is
+	// answered, as its handler holds its one message throughout.
+	clientStreams map[string]int64
 }
 
 // wrap returns next behind the meter.
@@ -65,7 +66,6 @@ func (m *meter) wrap(next http.Handler) http.Handler {
 			budget:    m.budget,
 			sizer:     m.sizer,
 			limit:     limit,
-			streaming: m.clientStreams[r.URL.Path],
 			length:    r.ContentLength,
 		}
 		switch {
@@ -76,6 +76,7 @@ func (m *meter) wrap(next http.Handler) http.Handler {
 		default: // Connect unary
 			b.encoding = r.Header.Get("Content-Encoding")
 		}
+		b.kept, b.streaming = m.clientStreams[r.URL.Path]
 		if b.encoding == "identity" {
 			b.encoding = ""
 		}
@@ -105,9 +106,11 @@ type meteredBody struct {
 	encoding  string // "" when the messages are not compressed
 	enveloped bool   // gRPC, gRPC-Web or Connect streaming framing
 	streaming bool
+	kept      int64 // of a streamed message, held between messages
 	length    int64 // Content-Length, -1 if unknown
 
 	held      int64  // bytes reserved
+	last      int64  // decoded size of the last message
 	pending   []byte // bytes read ahead, to hand on before reading more
 	remaining int64  // bytes of the current uncompressed message still in body
 	started   bool   // a unary body has been looked at
@@ -146,9 +149,10 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 func (b *meteredBody) nextEnvelope() error {
 	if b.streaming {
 		// Asking for the next message means the handler is done with the
-		// last one.
-		b.budget.release(b.held)
-		b.held = 0
+		// last one, but for what it keeps of it.
+		keep := min(b.held, b.last, b.kept)
+		b.budget.release(b.held - keep)
+		b.held = keep
 	}
 	var prefix [5]byte
 	if _, err := io.ReadFull(b.body, prefix[:]); err != nil {
@@ -165,6 +169,7 @@ func (b *meteredBody) nextEnvelope() error {
 		}
 		b.pending = prefix[:]
 		b.remaining = size
+		b.last = size
 		return nil
 	}
 	if err := b.reserve(size); err != nil {
@@ -246,6 +251,7 @@ func (b *meteredBody) reserveDecompressed(data []byte) error {
 	if err != nil {
 		return b.fail(err)
 	}
+	b.last = d
 	return b.reserve(int64(len(data)) + 2*d)
 }
 

@@ -76,18 +76,21 @@ func TestMeteredBodyReservations(t *testing.T) {
 		name      string
 		body      []byte
 		streaming bool
+		kept      int64
 		encoding  string
 		want      []int64 // bytes held after each message
 		wantEnd   int64   // bytes held once the body is drained
 	}{
-		{"stream releases each message when the next is asked for", envelopes(false, small, large), true, "", []int64{200, 600}, 0},
-		{"unary keeps every message until answered", envelopes(false, small, large), false, "", []int64{200, 800}, 800},
-		{"compressed costs wire twice and inflated twice", envelopes(true, zipped), true, engine.CompressionGzip,
+		{"stream releases each message when the next is asked for", envelopes(false, small, large), true, 0, "", []int64{200, 600}, 0},
+		{"stream keeps what its handler keeps", envelopes(false, small, large), true, 150, "", []int64{200, 700}, 150},
+		{"unary keeps every message until answered", envelopes(false, small, large), false, 0, "", []int64{200, 800}, 800},
+		{"compressed costs wire twice and inflated twice", envelopes(true, zipped), true, 0, engine.CompressionGzip,
 			[]int64{int64(2*len(zipped) + 20000)}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newTestBody(tc.body, 1<<20, true, tc.streaming, tc.encoding)
+			b.kept = tc.kept
 			for i, want := range tc.want {
 				readMessage(t, b)
 				if b.held != want {

@@ -57,10 +57,18 @@ func newMux(svc dirsyncv1connect.SyncServiceHandler, maxMsgBytes int, budget *me
 			}
 			return probeMaxBytes
 		},
-		clientStreams: procedures(dirsyncv1.File_dirsync_v1_sync_proto.Services(), protoreflect.MethodDescriptor.IsStreamingClient),
+		clientStreams: map[string]int64{
+			dirsyncv1connect.SyncServiceUploadProcedure: maxKeptUploadBuffer,
+			reflectV1 + "ServerReflectionInfo":          0,
+			reflectV1Alpha + "ServerReflectionInfo":     0,
+		},
 	}
-	// Reflection is a bidirectional stream.
-	m.clientStreams[reflectV1+"ServerReflectionInfo"] = true
-	m.clientStreams[reflectV1Alpha+"ServerReflectionInfo"] = true
+	// Any other client stream of the service keeps nothing between
+	// messages.
+	for proc := range procedures(dirsyncv1.File_dirsync_v1_sync_proto.Services(), protoreflect.MethodDescriptor.IsStreamingClient) {
+		if _, ok := m.clientStreams[proc]; !ok {
+			m.clientStreams[proc] = 0
+		}
+	}
 	return m.wrap(mux)
 }

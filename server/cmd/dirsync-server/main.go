@@ -47,6 +47,13 @@ var errReported = errors.New("bad flags")
 // nor --config is given.
 const defaultRoot = "./dirsync_to"
 
+// memoryOverhead is what the server's soft memory limit (the Go runtime's
+// GOMEMLIMIT) adds to --max-memory-bytes, for the content indexes, the
+// connections and the runtime: the limit makes the garbage collector run
+// before the heap doubles past the live request buffers, as it would by
+// default (GOGC=100), which held 250 MiB resident under TestStrangers.
+const memoryOverhead = 64 << 20
+
 // shutdownTimeout bounds how long running RPCs get to finish on shutdown.
 const shutdownTimeout = 10 * time.Second
 
@@ -162,6 +169,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.maxMemoryBytes + memoryOverhead)
+	}
 	err = serve(cfg, log)
 	var se *startError
 	switch {
@@ -241,7 +251,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.maxUploadStreams, "max-upload-streams", int(min(maxStreams, math.MaxInt32)),
 		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
 	fs.Int64Var(&cfg.maxMemoryBytes, "max-memory-bytes", maxMemory,
-		"memory, in bytes, that all request messages in flight may take together (wire, decompressed and decoded); a request that does not fit waits up to 10 s, then gets ResourceExhausted (env DIRSYNC_MAX_MEMORY_BYTES)")
+		"memory, in bytes, that all request messages in flight may take together (wire, decompressed and decoded); a request that does not fit waits up to 10 s, then gets ResourceExhausted; the Go runtime's soft memory limit is set 64 MiB above it unless GOMEMLIMIT is set (env DIRSYNC_MAX_MEMORY_BYTES)")
 	fs.BoolVar(&cfg.syncNewFiles, "sync-new-files", syncNew,
 		"fsync every new file and its name before answering it, not only the files that replace another; see Durability above (env DIRSYNC_SYNC_NEW_FILES)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
