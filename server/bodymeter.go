@@ -61,12 +61,12 @@ func (m *meter) wrap(next http.Handler) http.Handler {
 		}
 		ct := r.Header.Get("Content-Type")
 		b := &meteredBody{
-			body:      r.Body,
-			ctx:       r.Context(),
-			budget:    m.budget,
-			sizer:     m.sizer,
-			limit:     limit,
-			length:    r.ContentLength,
+			body:   r.Body,
+			ctx:    r.Context(),
+			budget: m.budget,
+			sizer:  m.sizer,
+			limit:  limit,
+			length: r.ContentLength,
 		}
 		switch {
 		case enveloped(ct, "application/grpc"), enveloped(ct, "application/grpc-web"):
