@@ -20,6 +20,22 @@
 // place: fsynced first when it replaces an entry, renamed at once (with
 // RENAME_NOREPLACE) when its name is free; see [Options.SyncNewFiles].
 //
+// # Strangers
+//
+// A request is judged on its headers before any byte of its body is read.
+// A [Router] authenticates every SyncService request in HTTP middleware
+// (auth.go) and answers a refusal in the request's protocol; health
+// checking and reflection stay open for probes. Every handler bounds its
+// messages after decompression ([Options.MaxMessageBytes] for the
+// SyncService, 64 KiB for the probes), and its gzip and zstd decompressors
+// stop at that bound instead of inflating a bomb to count it
+// (decompress.go). Beyond the limits per message, stream and tenant, one
+// budget bounds the memory of all request messages in flight together
+// ([Options.MaxMemoryBytes], bodymeter.go): each message's wire,
+// decompressed and decoded bytes are reserved before Connect reads it, and
+// a message that does not fit waits for room, then fails with
+// ResourceExhausted.
+//
 // # Content index
 //
 // The server keeps an in-memory index from path to SHA-256 and back, built

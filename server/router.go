@@ -67,7 +67,7 @@ func NewRouter(cfg Config, opts Options) (*Router, error) {
 		maxMsg = DefaultMaxMessageBytes
 	}
 	auth := newAuthenticator(r.tenants, log)
-	r.handler = withClientCert(newMux(r, maxMsg, connect.WithInterceptors(auth)))
+	r.handler = withClientCert(auth.wrap(newMux(r, maxMsg, newMemBudget(memoryBytes(opts)))))
 	return r, nil
 }
 

@@ -47,6 +47,12 @@ type Options struct {
 	// MaxUploadStreams bounds the concurrent Upload streams; one more is
 	// refused with ResourceExhausted. 0 means [DefaultMaxUploadStreams].
 	MaxUploadStreams int
+	// MaxMemoryBytes is the budget, in bytes, of the memory that request
+	// messages in flight may take, for all of them together: wire bytes,
+	// decompressed bytes and decoded messages. A message that does not fit
+	// waits for room, then fails with ResourceExhausted. 0 means
+	// [DefaultMaxMemoryBytes]. A [Router]'s tenants share one budget.
+	MaxMemoryBytes int64
 	// HashWorkers is how many files the server hashes in parallel when it
 	// builds its content index and manifests; 0 means up to 4, bounded by
 	// GOMAXPROCS.
@@ -103,6 +109,7 @@ type Server struct {
 
 	temp    tempBudget
 	streams streamCap
+	budget  *memBudget
 
 	index    *contentIndex
 	locks    *pathLocks
@@ -191,6 +198,7 @@ func New(root string, opts Options) (*Server, error) {
 	if s.streams.limit <= 0 {
 		s.streams.limit = DefaultMaxUploadStreams
 	}
+	s.budget = newMemBudget(memoryBytes(opts))
 	if s.hashWorkers <= 0 {
 		s.hashWorkers = min(4, runtime.GOMAXPROCS(0))
 	}
@@ -221,4 +229,12 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// memoryBytes returns the memory budget opts asks for.
+func memoryBytes(opts Options) int64 {
+	if opts.MaxMemoryBytes > 0 {
+		return opts.MaxMemoryBytes
+	}
+	return DefaultMaxMemoryBytes
 }

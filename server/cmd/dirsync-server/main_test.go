@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -110,6 +112,12 @@ func TestBadFlags(t *testing.T) {
 		{"zero upload streams", []string{"--max-upload-streams", "0"}, nil},
 		{"bad env upload streams", nil, []string{"DIRSYNC_MAX_UPLOAD_STREAMS=0"}},
 		{"zero watchers", []string{"--max-watchers", "0"}, nil},
+		{"zero max memory", []string{"--max-memory-bytes", "0"}, nil},
+		{"bad env max memory", nil, []string{"DIRSYNC_MAX_MEMORY_BYTES=lots"}},
+		{"port out of range", []string{"--listen", ":70000"}, nil},
+		{"port out of range in env", nil, []string{"DIRSYNC_LISTEN=127.0.0.1:65536"}},
+		{"no port", []string{"--listen", "127.0.0.1"}, nil},
+		{"port not a number", []string{"--listen", "127.0.0.1:eighty"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,5 +198,49 @@ func TestSyncNewFilesFlag(t *testing.T) {
 				t.Errorf("syncNewFiles %v, want %v", cfg.syncNewFiles, tt.want)
 			}
 		})
+	}
+}
+
+// TestPortInUse checks that a port in use fails at once, with one plain
+// line and exit code 1, before the root is even created: the port is
+// bound before the tree is indexed.
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	root := filepath.Join(t.TempDir(), "mirror")
+	var stderr strings.Builder
+	if code := run([]string{"--listen", addr, "--root", root}, io.Discard, &stderr); code != exitFailure {
+		t.Errorf("exit code %d, want %d", code, exitFailure)
+	}
+	want := "dirsync-server: listen " + addr + ": address already in use (another server running? pick another with --listen)\n"
+	if stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	if _, err := os.Stat(root); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("root was created before the port was bound: %v", err)
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{":0", true},
+		{"[::1]:65535", true},
+		{"localhost:http", true},
+		{":70000", false},
+		{"127.0.0.1:65536", false},
+		{"127.0.0.1", false},
+		{"127.0.0.1:no-such-service", false},
+	} {
+		if err := checkListen(tc.addr); (err == nil) != tc.ok {
+			t.Errorf("checkListen(%q) = %v, want ok %v", tc.addr, err, tc.ok)
+		}
 	}
 }
