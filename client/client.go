@@ -57,6 +57,9 @@ type Client struct {
 	// held names the deletions the last pass that had any held back (see
 	// [Client.reportHold]); nil when none are held.
 	held []string
+	// deleted tallies what recent passes deleted, for the default rule
+	// of [Options.checkDeletes].
+	deleted deleteTally
 	// overlapChecked is set once the server's root was compared with
 	// the directory (see [Client.checkOverlap]); skipDirs are the
 	// directories left out because the server's root lies there.

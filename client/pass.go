@@ -140,7 +140,8 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		if scopes != nil {
 			total, empties = -1, c.rootEmpty()
 		}
-		hold, needTotal := c.opts.checkDeletes(countDeleted(plan.Delete, remote), countLost(plan, remote), total, empties)
+		lost, now := countLost(plan, remote), time.Now()
+		hold, needTotal := c.opts.checkDeletes(countDeleted(plan.Delete, remote), lost, c.deleted.recent(now), total, empties)
 		if needTotal {
 			// Only the whole tree tells whether these deletions empty
 			// it or remove most of it.
@@ -155,6 +156,8 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 			slices.SortFunc(hold.Paths, engine.ComparePaths)
 			p.sum.Hold = hold
 			plan = withoutDeletes(plan)
+		} else if !c.opts.DryRun {
+			c.deleted.add(now, lost)
 		}
 	}
 	if c.opts.DryRun {

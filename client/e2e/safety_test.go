@@ -139,6 +139,36 @@ func TestWatchHoldsWhenEmptied(t *testing.T) {
 	}
 }
 
+// TestWatchHoldsWhenEmptiedSlowly removes a tree one directory at a time,
+// as a script or a slow rm -rf does: each pass then deletes a little,
+// which alone the default rule lets through, but together the passes of
+// the last minute must not take more than half of the mirror.
+func TestWatchHoldsWhenEmptiedSlowly(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	const dirs, perDir = 20, 10
+	for d := range dirs {
+		for f := range perDir {
+			writeFile(t, src, fmt.Sprintf("d%02d/f%02d.txt", d, f), []byte(fmt.Sprintf("%d/%d", d, f)), 0o644)
+		}
+	}
+	s := startServer(t, dst)
+	w := startWatch(t, src, s)
+	waitMirror(t, src, dst, 30*time.Second)
+	total := countEntries(t, dst)
+
+	for d := range dirs {
+		if err := os.RemoveAll(filepath.Join(src, fmt.Sprintf("d%02d", d))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // a pass of its own for each
+	}
+	waitOutput(t, w, "deletions held back", 30*time.Second)
+	time.Sleep(2 * time.Second)
+	if n := countEntries(t, dst); 2*n < total {
+		t.Fatalf("the server holds %d of its %d entries after the tree was removed a directory at a time, want at least half", n, total)
+	}
+}
+
 // TestWatchSourceRemoved removes the watched directory itself: the server
 // must keep its files, and once the directory is made again the client
 // must mirror it and watch it.

@@ -114,8 +114,9 @@ Safety:
   deletions: it says what it would have deleted and how to allow it
   (-allow-empty, -max-delete N, -max-delete -1 for no limit; emptying
   the tree needs -allow-empty whatever -max-delete says). Its other
-  changes still go. Watch mode holds them the same way, says so once
-  and keeps watching: they go once they fall within the limits, and the
+  changes still go. Watch mode holds them the same way, counting the
+  deletions of the last minute together (a tree removed a directory at a
+  time is held too), says so once and keeps watching: they go once they fall within the limits, and the
   hold ends when the directory is back. A renamed or moved directory
   loses nothing, so the default rule lets it through.
   On the same machine as the server, a -dir inside the server's root (or
