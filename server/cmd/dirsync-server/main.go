@@ -168,11 +168,12 @@ type config struct {
 
 // run runs the server with the given arguments and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
+	cfg, err := parseFlags(args, stdout, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, errReported):
+		fmt.Fprintln(stderr, "dirsync-server: see dirsync-server --help for the flags")
 		return exitUsage
 	case err != nil:
 		fmt.Fprintf(stderr, "dirsync-server: %v\n", err)
@@ -207,16 +208,14 @@ type startError struct{ err error }
 func (e *startError) Error() string { return e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
 
-// parseFlags parses args, with defaults taken from the environment.
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+// parseFlags parses args, with defaults taken from the environment. Help
+// asked for goes to stdout, whole; a bad flag gets the flag package's one
+// line on stderr, not the help.
+func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("dirsync-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, usageTail)
-	}
+	fs.Usage = func() {}
 	maxBytes, err := envInt("DIRSYNC_MAX_MESSAGE_BYTES", server.DefaultMaxMessageBytes, 1)
 	if err != nil {
 		return cfg, err
@@ -279,9 +278,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			fmt.Fprint(stdout, usageTail)
 			return cfg, err
 		}
-		// The flag package has printed the error and the usage.
+		// The flag package has printed the error.
 		return cfg, errReported
 	}
 	if fs.NArg() > 0 {

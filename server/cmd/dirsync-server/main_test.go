@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -130,15 +131,27 @@ func TestBadFlags(t *testing.T) {
 			}
 		})
 	}
-	if code := run([]string{"--help"}, io.Discard, io.Discard); code != exitOK {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, &stdout, &stderr); code != exitOK {
 		t.Errorf("--help: exit code %d, want 0", code)
+	}
+	if !strings.Contains(stdout.String(), "--max-memory-bytes") || !strings.Contains(stdout.String(), "Exit codes:") || stderr.Len() != 0 {
+		t.Errorf("--help wrote %d bytes to stdout, lacking the flags or exit codes, and to stderr:\n%s", stdout.Len(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"--no-such-flag"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("--no-such-flag: exit code %d, want %d", code, exitUsage)
+	}
+	if n := strings.Count(stderr.String(), "\n"); n > 2 || stdout.Len() != 0 {
+		t.Errorf("--no-such-flag wrote %d lines to stderr, want at most 2, and %d bytes to stdout:\n%s", n, stdout.Len(), stderr.String())
 	}
 }
 
 func TestFlagBeatsEnv(t *testing.T) {
 	t.Setenv("DIRSYNC_ROOT", "/from/env")
 	t.Setenv("DIRSYNC_LOG_LEVEL", "warn")
-	cfg, err := parseFlags([]string{"--root", "/from/flag"}, io.Discard)
+	cfg, err := parseFlags([]string{"--root", "/from/flag"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +161,7 @@ func TestFlagBeatsEnv(t *testing.T) {
 }
 
 func TestLimitFlags(t *testing.T) {
-	cfg, err := parseFlags(nil, io.Discard)
+	cfg, err := parseFlags(nil, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +171,7 @@ func TestLimitFlags(t *testing.T) {
 	t.Setenv("DIRSYNC_MAX_FILE_BYTES", "1000")
 	t.Setenv("DIRSYNC_MAX_TEMP_BYTES", "0")
 	t.Setenv("DIRSYNC_MAX_UPLOAD_STREAMS", "3")
-	cfg, err = parseFlags([]string{"--max-upload-streams", "5"}, io.Discard)
+	cfg, err = parseFlags([]string{"--max-upload-streams", "5"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +197,7 @@ func TestSyncNewFilesFlag(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("DIRSYNC_SYNC_NEW_FILES", tt.env)
-			cfg, err := parseFlags(tt.args, io.Discard)
+			cfg, err := parseFlags(tt.args, io.Discard, io.Discard)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)
