@@ -7,8 +7,8 @@ import (
 )
 
 // ErrUnsupportedType reports a file system item that dirsync does not sync:
-// a socket, a named pipe, a device or anything else that is neither a
-// regular file, a directory nor a symbolic link.
+// a socket, a device or anything else that is neither a regular file, a
+// directory, a symbolic link nor a named pipe.
 var ErrUnsupportedType = errors.New("unsupported file type")
 
 // EntryType is the kind of item an [Entry] describes. The zero value is not a
@@ -21,10 +21,11 @@ const (
 	TypeFile    EntryType = 1 // a regular file
 	TypeDir     EntryType = 2 // a directory
 	TypeSymlink EntryType = 3 // a symbolic link, never followed
+	TypeFIFO    EntryType = 4 // a named pipe, never opened
 )
 
-// String returns "file", "dir", "symlink", or "EntryType(n)" for an unknown
-// value.
+// String returns "file", "dir", "symlink", "fifo", or "EntryType(n)" for
+// an unknown value.
 func (t EntryType) String() string {
 	switch t {
 	case TypeFile:
@@ -33,13 +34,15 @@ func (t EntryType) String() string {
 		return "dir"
 	case TypeSymlink:
 		return "symlink"
+	case TypeFIFO:
+		return "fifo"
 	}
 	return fmt.Sprintf("EntryType(%d)", uint8(t))
 }
 
 // valid reports whether t is one of the known types.
 func (t EntryType) valid() bool {
-	return t == TypeFile || t == TypeDir || t == TypeSymlink
+	return t == TypeFile || t == TypeDir || t == TypeSymlink || t == TypeFIFO
 }
 
 // Entry describes one item of a tree. An Entry is a plain value: copying it
@@ -57,8 +60,8 @@ type Entry struct {
 	// Size is the length in bytes of a regular file; it is 0 for
 	// directories and symlinks.
 	Size int64
-	// MtimeNs is the modification time in Unix nanoseconds. It is not
-	// compared for symlinks.
+	// MtimeNs is the modification time in Unix nanoseconds; a symlink's
+	// is the link's own.
 	MtimeNs int64
 	// LinkTarget is the target text of a symlink, never resolved; it is ""
 	// for other types.
@@ -116,8 +119,8 @@ func FileMode(bits uint32) fs.FileMode {
 // lstat (os.Lstat or fs.DirEntry.Info), so that a symlink describes the link
 // itself. linkTarget is the result of os.Readlink for a symlink and is
 // ignored otherwise. EntryFromInfo does not hash files and does not validate
-// rel. It returns an error wrapping [ErrUnsupportedType] for sockets, named
-// pipes, devices and other irregular files.
+// rel. It returns an error wrapping [ErrUnsupportedType] for sockets,
+// devices and other irregular files.
 func EntryFromInfo(rel string, info fs.FileInfo, linkTarget string) (Entry, error) {
 	m := info.Mode()
 	e := Entry{
@@ -134,6 +137,8 @@ func EntryFromInfo(rel string, info fs.FileInfo, linkTarget string) (Entry, erro
 	case fs.ModeSymlink:
 		e.Type = TypeSymlink
 		e.LinkTarget = linkTarget
+	case fs.ModeNamedPipe:
+		e.Type = TypeFIFO
 	default:
 		return Entry{}, fmt.Errorf("%w: %s", ErrUnsupportedType, typeName(m))
 	}
