@@ -20,6 +20,7 @@ func (*dirFile) close() error                                     { return nil }
 func (*dirFile) createExclusive(string, uint32) (*os.File, error) { return nil, errors.ErrUnsupported }
 func (*dirFile) setMtime(string, time.Time) error                 { return errors.ErrUnsupported }
 func (*dirFile) renameOver(string, string) error                  { return errors.ErrUnsupported }
+func (*dirFile) mkfifo(string, uint32) error                      { return errors.ErrUnsupported }
 func isDirInTheWay(error) bool                                    { return false }
 
 // createPerm makes every temporary file 0600 here; see the Unix version.

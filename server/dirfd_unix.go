@@ -113,3 +113,14 @@ func isDirInTheWay(err error) bool {
 	}
 	return le.Err == unix.EISDIR || le.Err == unix.ENOTEMPTY || le.Err == unix.EEXIST
 }
+
+// mkfifo makes the named pipe name with the permission bits perm, less
+// the umask, failing if anything has the name already.
+func (d *dirFile) mkfifo(name string, perm uint32) error {
+	err := unix.Mkfifoat(d.fd, name, perm)
+	runtime.KeepAlive(d.f)
+	if err != nil {
+		return &fs.PathError{Op: "mkfifoat", Path: name, Err: err}
+	}
+	return nil
+}

@@ -195,7 +195,11 @@ func (w *rootWatch) handle(ev fsnotify.Event) {
 		return
 	}
 	if rel == "" {
-		w.note("", 0, true)
+		// A change of the root's own mode or times is one event, which
+		// the server makes itself at the end of a pass (set root
+		// metadata); anything else that happens to the root itself
+		// calls for a rescan.
+		w.note("", ev.Op, ev.Op != fsnotify.Chmod)
 		return
 	}
 	if ev.Has(fsnotify.Rename) {
