@@ -10,10 +10,12 @@ import (
 // entryToProto converts an engine entry to its wire form.
 func entryToProto(e engine.Entry) *dirsyncv1.Entry {
 	p := &dirsyncv1.Entry{
-		Type:    dirsyncv1.EntryType(e.Type),
-		Mode:    e.Mode,
-		Size:    e.Size,
-		MtimeNs: e.MtimeNs,
+		Type:        dirsyncv1.EntryType(e.Type),
+		Mode:        e.Mode,
+		Size:        e.Size,
+		MtimeNs:     e.MtimeNs,
+		DeviceMajor: e.DevMajor,
+		DeviceMinor: e.DevMinor,
 	}
 	p.Path, p.RawPath = engine.WirePath(e.Path)
 	p.LinkTarget, p.RawLinkTarget = engine.WirePath(e.LinkTarget)
@@ -40,6 +42,10 @@ func entryFromProto(p *dirsyncv1.Entry) (engine.Entry, error) {
 		t = engine.TypeSymlink
 	case dirsyncv1.EntryType_ENTRY_TYPE_FIFO:
 		t = engine.TypeFIFO
+	case dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE:
+		t = engine.TypeCharDev
+	case dirsyncv1.EntryType_ENTRY_TYPE_BLOCK_DEVICE:
+		t = engine.TypeBlockDev
 	default:
 		return engine.Entry{}, fmt.Errorf("entry %q: unknown type %d", entryPath(p), p.GetType())
 	}
@@ -58,6 +64,8 @@ func entryFromProto(p *dirsyncv1.Entry) (engine.Entry, error) {
 		Size:       p.GetSize(),
 		MtimeNs:    p.GetMtimeNs(),
 		LinkTarget: target,
+		DevMajor:   p.GetDeviceMajor(),
+		DevMinor:   p.GetDeviceMinor(),
 	}
 	switch len(p.GetSha256()) {
 	case 0:

@@ -17,7 +17,7 @@ type Omission struct {
 	// Reason says why.
 	Reason string
 	// Skipped is true for an item that cannot be mirrored at all (a
-	// device or a socket): the next pass skips it again.
+	// socket): the next pass skips it again.
 	// It is false for an item that failed, which the next pass retries.
 	Skipped bool
 }

@@ -193,7 +193,7 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		// its root keeps its own times until they are allowed.
 		return nil
 	}
-	return p.syncRoot(ctx)
+	return p.syncRoot(ctx, plan)
 }
 
 // scanAndFetch scans the local scopes (nil for the whole tree) and fetches
@@ -330,7 +330,7 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 	if err != nil {
 		return err
 	}
-	err = p.applyParallel(ctx, "make named pipe", plan.Special,
+	err = p.applyParallel(ctx, "make special file", plan.Special,
 		func(e engine.Entry) *dirsyncv1.Change {
 			return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: entryToProto(e)}}
 		},

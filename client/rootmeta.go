@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
@@ -39,10 +40,12 @@ func (c *Client) localRoot() (engine.Entry, error) {
 // syncRoot gives the server's root directory the mode and mtime of the
 // local one, as rsync does with the top directory of a transfer, when the
 // manifest of this pass described it (servers from before root metadata
-// do not) and they differ. It runs after every other change of the pass,
-// each of which may have moved the server root's mtime. Set-id bits are
-// compared only where the server keeps them.
-func (p *pass) syncRoot(ctx context.Context) error {
+// do not) and they differ, or plan, which the pass has applied, changed
+// entries in the root: the manifest's description is then stale. It runs
+// after every other change of the pass, each of which may have moved the
+// server root's mtime. Set-id bits are compared only where the server
+// keeps them.
+func (p *pass) syncRoot(ctx context.Context, plan engine.Plan) error {
 	remote := p.c.remoteRoot.Load()
 	if remote == nil {
 		return nil
@@ -56,7 +59,7 @@ func (p *pass) syncRoot(ctx context.Context) error {
 	if p.c.dropsSetid.Load() {
 		mask &^= modeSetid
 	}
-	if local.Mode&mask == remote.Mode&mask && local.MtimeNs == remote.MtimeNs {
+	if !touchesRoot(plan) && local.Mode&mask == remote.Mode&mask && local.MtimeNs == remote.MtimeNs {
 		return nil
 	}
 	ch := &dirsyncv1.Change{Action: &dirsyncv1.Change_SetRootMetadata{SetRootMetadata: entryToProto(local)}}
@@ -69,4 +72,17 @@ func (p *pass) syncRoot(ctx context.Context) error {
 		}
 		p.sum.Metadata++
 	})
+}
+
+// touchesRoot reports whether plan creates, replaces or deletes an entry
+// directly in the root, which moves the root's mtime on the server
+// (writing a file there goes through a temporary file in the root).
+func touchesRoot(plan engine.Plan) bool {
+	inRoot := func(p string) bool { return engine.ParentPath(p) == "" }
+	for _, list := range [][]engine.Entry{plan.Delete, plan.Mkdir, plan.Symlink, plan.Special} {
+		if slices.ContainsFunc(list, func(e engine.Entry) bool { return inRoot(e.Path) }) {
+			return true
+		}
+	}
+	return slices.ContainsFunc(plan.Send, func(fc engine.FileChange) bool { return inRoot(fc.Local.Path) })
 }

@@ -55,3 +55,26 @@ func TestSyncRootMetadata(t *testing.T) {
 		}
 	}
 }
+
+func TestTouchesRoot(t *testing.T) {
+	top, deep := engine.Entry{Path: "a"}, engine.Entry{Path: "d/a"}
+	tests := []struct {
+		name string
+		plan engine.Plan
+		want bool
+	}{
+		{"empty", engine.Plan{}, false},
+		{"deep changes only", engine.Plan{Delete: []engine.Entry{deep}, Mkdir: []engine.Entry{deep}, Symlink: []engine.Entry{deep},
+			Special: []engine.Entry{deep}, Send: []engine.FileChange{{Local: deep}}, SetMeta: []engine.Entry{top}}, false},
+		{"top delete", engine.Plan{Delete: []engine.Entry{top}}, true},
+		{"top mkdir", engine.Plan{Mkdir: []engine.Entry{top}}, true},
+		{"top file", engine.Plan{Send: []engine.FileChange{{Local: top}}}, true},
+		{"top symlink", engine.Plan{Symlink: []engine.Entry{top}}, true},
+		{"top fifo", engine.Plan{Special: []engine.Entry{top}}, true},
+	}
+	for _, tt := range tests {
+		if got := touchesRoot(tt.plan); got != tt.want {
+			t.Errorf("touchesRoot(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -28,7 +28,7 @@ type Summary struct {
 	Sent, Deduplicated, Unchanged int
 	// Deleted counts remote entries removed (with their subtrees),
 	// Directories those created, Symlinks those created or replaced,
-	// Specials the named pipes made, Metadata the entries whose mode and
+	// Specials the named pipes and devices made, Metadata the entries whose mode and
 	// mtime were set (the root directory included).
 	Deleted, Directories, Symlinks, Specials, Metadata int
 	// Failed counts the items that failed; FailedPaths names them. They
@@ -114,7 +114,7 @@ func (s Summary) logAttrs() []any {
 		slog.Int("unchanged", s.Unchanged),
 		slog.Int("directories", s.Directories),
 		slog.Int("symlinks", s.Symlinks),
-		slog.Int("fifos", s.Specials),
+		slog.Int("specials", s.Specials),
 		slog.Int("metadata", s.Metadata),
 		slog.Int("failed", s.Failed),
 		slog.Int("skipped", s.Skipped()),

@@ -183,7 +183,7 @@ func WritePlan(w io.Writer, plan engine.Plan) error {
 		line("symlink %s -> %s", e.Path, e.LinkTarget)
 	}
 	for _, e := range plan.Special {
-		line("fifo    %s (mode %#o)", e.Path, e.Mode)
+		line("special %s (%v, mode %#o)", e.Path, e.Type, e.Mode)
 	}
 	for _, e := range plan.SetMeta {
 		line("meta    %s (mode %#o)", e.Path, e.Mode)

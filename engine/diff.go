@@ -32,13 +32,14 @@ type Plan struct {
 	// to be replaced. In path order. The receiver gives each link the
 	// Local mtime as it makes it.
 	Symlink []Entry
-	// Special lists named pipes missing remotely or replacing another
-	// type, to be made with their Mode and mtime. In path order.
+	// Special lists named pipes and devices missing remotely, replacing
+	// another type, or (devices) with other numbers, to be made with their
+	// Mode and mtime, replacing what is there. In path order.
 	Special []Entry
 	// SetMeta lists entries whose content is in place (or was just
 	// created) but whose mode or mtime must be set: files whose mode alone
-	// differs, symlinks whose mtime alone differs, named pipes whose mode
-	// or mtime differs, and directories whose mode or mtime differs, that are
+	// differs, symlinks whose mtime alone differs, named pipes and devices
+	// whose mode or mtime differs, and directories whose mode or mtime differs, that are
 	// created, or whose direct children change (writing a child changes a
 	// directory's mtime). Apply both Mode and MtimeNs. Deepest first, so
 	// that every entry comes before its parent directory.
@@ -75,7 +76,8 @@ func (p Plan) String() string {
 // A regular file present on both sides with equal Size and MtimeNs counts
 // as unchanged, without comparing content; if only its mode differs it goes
 // to SetMeta. Symlinks compare by target, then by mtime (their mode means
-// nothing on most systems and is ignored); named pipes by mode and mtime.
+// nothing on most systems and is ignored); named pipes and devices by
+// mode and mtime, and devices by their numbers too.
 // A directory on both sides goes to SetMeta when its mode or mtime
 // differs. An entry whose type changes is deleted remotely and created
 // anew; the contents of a replaced remote directory are not listed apart.
@@ -214,7 +216,7 @@ func (d *differ) create(l Entry) {
 		d.plan.Send = append(d.plan.Send, FileChange{Local: l})
 	case TypeSymlink:
 		d.plan.Symlink = append(d.plan.Symlink, l)
-	case TypeFIFO:
+	case TypeFIFO, TypeCharDev, TypeBlockDev:
 		d.plan.Special = append(d.plan.Special, l)
 	}
 	d.markDirty(ParentPath(l.Path))
@@ -245,8 +247,12 @@ func (d *differ) update(l, r Entry) {
 		case l.MtimeNs != r.MtimeNs:
 			d.plan.SetMeta = append(d.plan.SetMeta, l)
 		}
-	case TypeFIFO:
-		if l.Mode != r.Mode || l.MtimeNs != r.MtimeNs {
+	case TypeFIFO, TypeCharDev, TypeBlockDev:
+		switch {
+		case l.DevMajor != r.DevMajor || l.DevMinor != r.DevMinor:
+			d.plan.Special = append(d.plan.Special, l)
+			d.markDirty(ParentPath(l.Path))
+		case l.Mode != r.Mode || l.MtimeNs != r.MtimeNs:
 			d.plan.SetMeta = append(d.plan.SetMeta, l)
 		}
 	}

@@ -25,6 +25,10 @@ func tFifo(p string, mtime int64) Entry {
 	return Entry{Path: p, Type: TypeFIFO, Mode: 0o644, MtimeNs: mtime}
 }
 
+func tDev(p string, major, minor uint32) Entry {
+	return Entry{Path: p, Type: TypeCharDev, Mode: 0o666, DevMajor: major, DevMinor: minor}
+}
+
 func tMode(e Entry, mode uint32) Entry {
 	e.Mode = mode
 	return e
@@ -162,6 +166,22 @@ func TestDiff(t *testing.T) {
 			Manifest{tMode(tFifo("p", 3), 0o600), tFifo("q", 4)},
 			Manifest{tFifo("p", 3), tFifo("q", 3)},
 			planPaths{SetMeta: s("p", "q")}},
+		{"new device",
+			Manifest{tDev("null", 1, 3)},
+			nil,
+			planPaths{Special: s("null")}},
+		{"device numbers changed",
+			Manifest{tDir("d", 1), tDev("d/x", 1, 5)},
+			Manifest{tDir("d", 1), tDev("d/x", 1, 3)},
+			planPaths{Special: s("d/x"), SetMeta: s("d")}},
+		{"device mode",
+			Manifest{tMode(tDev("x", 1, 3), 0o600)},
+			Manifest{tDev("x", 1, 3)},
+			planPaths{SetMeta: s("x")}},
+		{"char to block device",
+			Manifest{Entry{Path: "x", Type: TypeBlockDev, Mode: 0o644, DevMajor: 1, DevMinor: 3}},
+			Manifest{tDev("x", 1, 3)},
+			planPaths{Delete: s("x"), Special: s("x")}},
 		{"file to fifo",
 			Manifest{tFifo("p", 3)},
 			Manifest{tFile("p", 1, 3)},
@@ -361,8 +381,12 @@ func applyPlan(remote Manifest, plan Plan) (map[string]Entry, error) {
 		state[e.Path] = e
 	}
 	for _, e := range plan.Special {
-		if _, ok := state[e.Path]; ok || e.Type != TypeFIFO {
-			return nil, fmt.Errorf("special %+v: not a fifo, or the remote has the path", e)
+		cur, ok := state[e.Path]
+		switch {
+		case !e.Type.Special():
+			return nil, fmt.Errorf("special %+v: not a special file", e)
+		case ok && (cur.Type != e.Type || cur.DevMajor == e.DevMajor && cur.DevMinor == e.DevMinor):
+			return nil, fmt.Errorf("special %+v: remote has %+v", e, cur)
 		}
 		if err := touch(e.Path); err != nil {
 			return nil, err

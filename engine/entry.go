@@ -7,8 +7,8 @@ import (
 )
 
 // ErrUnsupportedType reports a file system item that dirsync does not sync:
-// a socket, a device or anything else that is neither a regular file, a
-// directory, a symbolic link nor a named pipe.
+// a socket, or anything else that is neither a regular file, a
+// directory, a symbolic link, a named pipe nor a device.
 var ErrUnsupportedType = errors.New("unsupported file type")
 
 // EntryType is the kind of item an [Entry] describes. The zero value is not a
@@ -18,14 +18,16 @@ type EntryType uint8
 
 // The entry types. Their values are stable: they travel on the wire.
 const (
-	TypeFile    EntryType = 1 // a regular file
-	TypeDir     EntryType = 2 // a directory
-	TypeSymlink EntryType = 3 // a symbolic link, never followed
-	TypeFIFO    EntryType = 4 // a named pipe, never opened
+	TypeFile     EntryType = 1 // a regular file
+	TypeDir      EntryType = 2 // a directory
+	TypeSymlink  EntryType = 3 // a symbolic link, never followed
+	TypeFIFO     EntryType = 4 // a named pipe, never opened
+	TypeCharDev  EntryType = 5 // a character device, never opened
+	TypeBlockDev EntryType = 6 // a block device, never opened
 )
 
-// String returns "file", "dir", "symlink", "fifo", or "EntryType(n)" for
-// an unknown value.
+// String returns "file", "dir", "symlink", "fifo", "char device",
+// "block device", or "EntryType(n)" for an unknown value.
 func (t EntryType) String() string {
 	switch t {
 	case TypeFile:
@@ -36,13 +38,23 @@ func (t EntryType) String() string {
 		return "symlink"
 	case TypeFIFO:
 		return "fifo"
+	case TypeCharDev:
+		return "char device"
+	case TypeBlockDev:
+		return "block device"
 	}
 	return fmt.Sprintf("EntryType(%d)", uint8(t))
 }
 
 // valid reports whether t is one of the known types.
 func (t EntryType) valid() bool {
-	return t == TypeFile || t == TypeDir || t == TypeSymlink || t == TypeFIFO
+	return t == TypeFile || t == TypeDir || t == TypeSymlink || t.Special()
+}
+
+// Special reports whether t is a named pipe or a device: an item with no
+// content, made whole by its type, mode and (for a device) numbers.
+func (t EntryType) Special() bool {
+	return t == TypeFIFO || t == TypeCharDev || t == TypeBlockDev
 }
 
 // Entry describes one item of a tree. An Entry is a plain value: copying it
@@ -72,6 +84,9 @@ type Entry struct {
 	// HasSHA256 reports whether SHA256 holds a hash. Only regular files
 	// carry one.
 	HasSHA256 bool
+	// DevMajor and DevMinor are the numbers of a character or block
+	// device; 0 for other types.
+	DevMajor, DevMinor uint32
 }
 
 // Unix numbering of the special mode bits.
@@ -120,7 +135,7 @@ func FileMode(bits uint32) fs.FileMode {
 // itself. linkTarget is the result of os.Readlink for a symlink and is
 // ignored otherwise. EntryFromInfo does not hash files and does not validate
 // rel. It returns an error wrapping [ErrUnsupportedType] for sockets,
-// devices and other irregular files.
+// other irregular files, and devices whose numbers info does not carry.
 func EntryFromInfo(rel string, info fs.FileInfo, linkTarget string) (Entry, error) {
 	m := info.Mode()
 	e := Entry{
@@ -139,6 +154,15 @@ func EntryFromInfo(rel string, info fs.FileInfo, linkTarget string) (Entry, erro
 		e.LinkTarget = linkTarget
 	case fs.ModeNamedPipe:
 		e.Type = TypeFIFO
+	case fs.ModeDevice | fs.ModeCharDevice, fs.ModeDevice:
+		e.Type = TypeBlockDev
+		if m&fs.ModeCharDevice != 0 {
+			e.Type = TypeCharDev
+		}
+		var ok bool
+		if e.DevMajor, e.DevMinor, ok = deviceNumbers(info); !ok {
+			return Entry{}, fmt.Errorf("%w: %s without device numbers", ErrUnsupportedType, typeName(m))
+		}
 	default:
 		return Entry{}, fmt.Errorf("%w: %s", ErrUnsupportedType, typeName(m))
 	}

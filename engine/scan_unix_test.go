@@ -10,6 +10,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestScanSpecialFiles checks that a named pipe is listed as a FIFO,
@@ -48,6 +50,23 @@ func TestScanSpecialFiles(t *testing.T) {
 	got, errs, err := ScanPath(root, "d/fifo", ScanOptions{})
 	if err != nil || len(got) != 1 || got[0].Type != TypeFIFO || len(errs) != 0 {
 		t.Errorf("ScanPath(%q) = %v, %v, %v, want one fifo", "d/fifo", got, errs, err)
+	}
+}
+
+// TestScanDevice checks that a device is listed with its numbers.
+func TestScanDevice(t *testing.T) {
+	root := t.TempDir()
+	if err := syscall.Mknod(filepath.Join(root, "null"), syscall.S_IFCHR|0o640, int(unix.Mkdev(1, 3))); err != nil {
+		t.Skipf("mknod: %v (needs root)", err)
+	}
+	for _, contained := range []bool{false, true} {
+		got, errs, err := Scan(root, ScanOptions{Contained: contained})
+		if err != nil || len(errs) != 0 || len(got) != 1 {
+			t.Fatalf("Scan(contained %v) = %v, %v, %v; want one device", contained, got, errs, err)
+		}
+		if e := got[0]; e.Type != TypeCharDev || e.DevMajor != 1 || e.DevMinor != 3 || e.Mode != 0o640 {
+			t.Errorf("Scan(contained %v) = %+v, want char device 1,3 of mode 0640", contained, e)
+		}
 	}
 }
 

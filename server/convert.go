@@ -19,10 +19,12 @@ const maxMode = 0o7777
 // entryToProto converts an engine entry to its wire form.
 func entryToProto(e engine.Entry) *dirsyncv1.Entry {
 	pe := &dirsyncv1.Entry{
-		Type:    typeToProto(e.Type),
-		Mode:    e.Mode,
-		Size:    e.Size,
-		MtimeNs: e.MtimeNs,
+		Type:        typeToProto(e.Type),
+		Mode:        e.Mode,
+		Size:        e.Size,
+		MtimeNs:     e.MtimeNs,
+		DeviceMajor: e.DevMajor,
+		DeviceMinor: e.DevMinor,
 	}
 	pe.Path, pe.RawPath = engine.WirePath(e.Path)
 	pe.LinkTarget, pe.RawLinkTarget = engine.WirePath(e.LinkTarget)
@@ -43,6 +45,10 @@ func typeToProto(t engine.EntryType) dirsyncv1.EntryType {
 		return dirsyncv1.EntryType_ENTRY_TYPE_SYMLINK
 	case engine.TypeFIFO:
 		return dirsyncv1.EntryType_ENTRY_TYPE_FIFO
+	case engine.TypeCharDev:
+		return dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE
+	case engine.TypeBlockDev:
+		return dirsyncv1.EntryType_ENTRY_TYPE_BLOCK_DEVICE
 	}
 	return dirsyncv1.EntryType_ENTRY_TYPE_UNSPECIFIED
 }
@@ -59,6 +65,10 @@ func typeFromProto(t dirsyncv1.EntryType) engine.EntryType {
 		return engine.TypeSymlink
 	case dirsyncv1.EntryType_ENTRY_TYPE_FIFO:
 		return engine.TypeFIFO
+	case dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE:
+		return engine.TypeCharDev
+	case dirsyncv1.EntryType_ENTRY_TYPE_BLOCK_DEVICE:
+		return engine.TypeBlockDev
 	}
 	return 0
 }
@@ -87,6 +97,8 @@ func entryFromProto(pe *dirsyncv1.Entry, want engine.EntryType) (engine.Entry, e
 		Size:       pe.GetSize(),
 		MtimeNs:    pe.GetMtimeNs(),
 		LinkTarget: target,
+		DevMajor:   pe.GetDeviceMajor(),
+		DevMinor:   pe.GetDeviceMinor(),
 	}
 	switch {
 	case pe.GetType() != dirsyncv1.EntryType_ENTRY_TYPE_UNSPECIFIED && e.Type == 0:

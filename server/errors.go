@@ -37,6 +37,9 @@ var (
 	// errBaseChanged reports that the server's copy of a file no longer
 	// has the SHA-256 a delta was computed against: Aborted.
 	errBaseChanged = errors.New("base changed")
+	// errDevicesRefused reports a device the server may not make:
+	// FailedPrecondition, until it runs as root with devices allowed.
+	errDevicesRefused = errors.New("devices not allowed")
 )
 
 // refusal is a failure the server detected itself: kind, one of the
@@ -156,7 +159,7 @@ func refusalCode(kind error) connect.Code {
 	switch kind {
 	case errInvalid:
 		return connect.CodeInvalidArgument
-	case errNotRegular, errBlockedParent:
+	case errNotRegular, errBlockedParent, errDevicesRefused:
 		return connect.CodeFailedPrecondition
 	case errChangedMeanwhile, errBaseChanged:
 		return connect.CodeAborted

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"golang.org/x/sys/unix"
 
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
@@ -18,6 +19,11 @@ import (
 func fifoChange(rel string, mode uint32, mtime time.Time) *dirsyncv1.Change {
 	return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: &dirsyncv1.Entry{
 		Path: rel, Type: dirsyncv1.EntryType_ENTRY_TYPE_FIFO, Mode: mode, MtimeNs: mtime.UnixNano()}}}
+}
+
+func devChange(rel string, typ dirsyncv1.EntryType, major, minor uint32, mtime time.Time) *dirsyncv1.Change {
+	return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: &dirsyncv1.Entry{
+		Path: rel, Type: typ, Mode: 0o640, MtimeNs: mtime.UnixNano(), DeviceMajor: major, DeviceMinor: minor}}}
 }
 
 func rootMetaChange(rel string, mode uint32, mtime time.Time) *dirsyncv1.Change {
@@ -50,6 +56,8 @@ func TestSpecialEntries(t *testing.T) {
 	later := mtime.Add(time.Hour)
 	cases := []struct {
 		name    string
+		opts    Options
+		root    bool // needs to run as root
 		setup   func(t *testing.T, root string)
 		changes []*dirsyncv1.Change
 		codes   []connect.Code
@@ -123,6 +131,39 @@ func TestSpecialEntries(t *testing.T) {
 			},
 		},
 		{
+			name:    "device refused by default",
+			changes: []*dirsyncv1.Change{devChange("null", dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE, 1, 3, mtime)},
+			codes:   []connect.Code{connect.CodeFailedPrecondition},
+			check: func(t *testing.T, root string) {
+				if _, err := os.Lstat(filepath.Join(root, "null")); !os.IsNotExist(err) {
+					t.Errorf("lstat null = %v, want it not made", err)
+				}
+			},
+		},
+		{
+			name: "devices allowed",
+			opts: Options{AllowDevices: true},
+			root: true,
+			setup: func(t *testing.T, root string) {
+				writeFile(t, root, "blk", []byte("x"))
+			},
+			changes: []*dirsyncv1.Change{
+				devChange("d/null", dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE, 1, 3, mtime),
+				devChange("blk", dirsyncv1.EntryType_ENTRY_TYPE_BLOCK_DEVICE, 7, 0, mtime),
+				devChange("d/null", dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE, 1, 5, later),
+			},
+			codes: []connect.Code{0, 0, 0},
+			check: func(t *testing.T, root string) {
+				wantLstat(t, root, "d/null", fs.ModeDevice|fs.ModeCharDevice, 0o640, later)
+				wantLstat(t, root, "blk", fs.ModeDevice, 0o640, mtime)
+				var st syscall.Stat_t
+				if err := syscall.Lstat(filepath.Join(root, "d/null"), &st); err != nil || st.Rdev != unix.Mkdev(1, 5) {
+					t.Errorf("d/null rdev %#x, %v; want 1,5", st.Rdev, err)
+				}
+				assertNoTempFiles(t, root)
+			},
+		},
+		{
 			name:    "root metadata after the children",
 			changes: []*dirsyncv1.Change{mkdirChange("d", 0o755), rootMetaChange("", 0o750, mtime)},
 			codes:   []connect.Code{0, 0},
@@ -146,7 +187,10 @@ func TestSpecialEntries(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newEnv(t, "", protocols[0])
+			if tc.root && os.Geteuid() != 0 {
+				t.Skip("making devices needs root")
+			}
+			env := newEnvOpts(t, "", protocols[0], tc.opts)
 			if tc.setup != nil {
 				tc.setup(t, env.root)
 			}

@@ -19,6 +19,7 @@ import (
 // with lstat: everything rsync -a keeps that dirsync mirrors.
 type fidelityEntry struct {
 	mode    uint32 // type and permission bits, st_mode
+	rdev    uint64 // device numbers
 	mtimeNs int64
 	content []byte
 	target  string
@@ -42,7 +43,7 @@ func readFidelityTree(t *testing.T, root string) map[string]fidelityEntry {
 		if err := unix.Lstat(path, &st); err != nil {
 			return err
 		}
-		e := fidelityEntry{mode: st.Mode, mtimeNs: st.Mtim.Nano()}
+		e := fidelityEntry{mode: st.Mode, rdev: st.Rdev, mtimeNs: st.Mtim.Nano()}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFREG:
 			e.content, err = os.ReadFile(path)
@@ -68,6 +69,8 @@ func diffFidelity(want, got map[string]fidelityEntry) []string {
 			diffs = append(diffs, fmt.Sprintf("%q: missing", p))
 		case g.mode != w.mode:
 			diffs = append(diffs, fmt.Sprintf("%q: mode %#o, want %#o", p, g.mode, w.mode))
+		case g.rdev != w.rdev:
+			diffs = append(diffs, fmt.Sprintf("%q: device %#x, want %#x", p, g.rdev, w.rdev))
 		case !bytes.Equal(g.content, w.content):
 			diffs = append(diffs, fmt.Sprintf("%q: content differs", p))
 		case g.target != w.target:
@@ -167,6 +170,27 @@ func TestFidelityAgainstRsync(t *testing.T) {
 		}
 		i++
 	}
+	// Devices where the test may make them: the server then runs as root
+	// too, and is told to make them.
+	var serverArgs []string
+	if os.Geteuid() == 0 {
+		serverArgs = append(serverArgs, "--allow-devices")
+		for _, d := range []struct {
+			name         string
+			typ          uint32
+			major, minor uint32
+		}{{"deep/null", unix.S_IFCHR, 1, 3}, {"blk\xe9", unix.S_IFBLK, 7, 200}} {
+			if err := unix.Mknod(filepath.Join(src, d.name), d.typ|0o600, int(unix.Mkdev(d.major, d.minor))); err != nil {
+				t.Fatalf("mknod %q: %v", d.name, err)
+			}
+			if err := os.Chtimes(filepath.Join(src, d.name), at(i), at(i)); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		}
+	} else {
+		t.Log("not root: no devices in the tree")
+	}
 	// Directories last, deepest first, so their mtimes stay; the root too.
 	dirs := []string{"deep/\xff\xfe", "deep", "utf8/répertoire", "utf8", `win\dir`, "r\xe9pertoire"}
 	for _, d := range dirs {
@@ -188,7 +212,7 @@ func TestFidelityAgainstRsync(t *testing.T) {
 	if out, err := exec.Command(rsync, "-aHSX", "--numeric-ids", src+"/", ref+"/").CombinedOutput(); err != nil {
 		t.Fatalf("rsync -aHSX --numeric-ids: %v\n%s", err, out)
 	}
-	s := startServer(t, dst)
+	s := startServer(t, dst, serverArgs...)
 	out := syncOnce(t, src, s)
 	if strings.Contains(out, "skipped") && !strings.Contains(out, "skipped 0") {
 		t.Errorf("client skipped items:\n%s", out)
@@ -207,5 +231,30 @@ func TestFidelityAgainstRsync(t *testing.T) {
 	syncOnce(t, src, s)
 	if diffs := diffFidelity(want, readFidelityTree(t, dst)); len(diffs) > 0 {
 		t.Fatalf("after a second pass, server tree differs from rsync's:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+// TestDevicesRefused checks that a server without --allow-devices refuses
+// a device with FailedPrecondition naming it, and that the client reports
+// it as not mirrored and mirrors the rest.
+func TestDevicesRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("making a device needs root")
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	writeFile(t, src, "ok.txt", []byte("ok"), 0o644)
+	if err := unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, dst)
+	code, out := runOnce(t, src, s)
+	if code != exitNotMirrored || !strings.Contains(out, `failed  "null"`) || !strings.Contains(out, "failed_precondition") {
+		t.Errorf("--once with a device the server refuses exited %d, want %d naming it:\n%s", code, exitNotMirrored, out)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "null")); !os.IsNotExist(err) {
+		t.Errorf("server made the device: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "ok.txt")); err != nil || string(got) != "ok" {
+		t.Errorf("ok.txt on the server = %q, %v", got, err)
 	}
 }

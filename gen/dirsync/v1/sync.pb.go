@@ -38,6 +38,12 @@ const (
 	// ENTRY_TYPE_FIFO is a named pipe, mirrored as a named pipe with its
 	// mode and mtime; it has no content.
 	EntryType_ENTRY_TYPE_FIFO EntryType = 4
+	// ENTRY_TYPE_CHAR_DEVICE is a character device, with its device_major
+	// and device_minor. A server makes one only when it runs as root and
+	// allows devices (--allow-devices, a tenant's allow_devices).
+	EntryType_ENTRY_TYPE_CHAR_DEVICE EntryType = 5
+	// ENTRY_TYPE_BLOCK_DEVICE is a block device, as ENTRY_TYPE_CHAR_DEVICE.
+	EntryType_ENTRY_TYPE_BLOCK_DEVICE EntryType = 6
 )
 
 // Enum value maps for EntryType.
@@ -48,13 +54,17 @@ var (
 		2: "ENTRY_TYPE_DIRECTORY",
 		3: "ENTRY_TYPE_SYMLINK",
 		4: "ENTRY_TYPE_FIFO",
+		5: "ENTRY_TYPE_CHAR_DEVICE",
+		6: "ENTRY_TYPE_BLOCK_DEVICE",
 	}
 	EntryType_value = map[string]int32{
-		"ENTRY_TYPE_UNSPECIFIED": 0,
-		"ENTRY_TYPE_FILE":        1,
-		"ENTRY_TYPE_DIRECTORY":   2,
-		"ENTRY_TYPE_SYMLINK":     3,
-		"ENTRY_TYPE_FIFO":        4,
+		"ENTRY_TYPE_UNSPECIFIED":  0,
+		"ENTRY_TYPE_FILE":         1,
+		"ENTRY_TYPE_DIRECTORY":    2,
+		"ENTRY_TYPE_SYMLINK":      3,
+		"ENTRY_TYPE_FIFO":         4,
+		"ENTRY_TYPE_CHAR_DEVICE":  5,
+		"ENTRY_TYPE_BLOCK_DEVICE": 6,
 	}
 )
 
@@ -247,6 +257,12 @@ type Entry struct {
 	// Symlink target as raw bytes, set only when it is not valid UTF-8;
 	// link_target is then empty.
 	RawLinkTarget []byte `protobuf:"bytes,31,opt,name=raw_link_target,json=rawLinkTarget,proto3" json:"raw_link_target,omitempty"`
+	// Major device number of a character or block device; 0 for other
+	// types.
+	DeviceMajor uint32 `protobuf:"varint,32,opt,name=device_major,json=deviceMajor,proto3" json:"device_major,omitempty"`
+	// Minor device number of a character or block device; 0 for other
+	// types.
+	DeviceMinor   uint32 `protobuf:"varint,33,opt,name=device_minor,json=deviceMinor,proto3" json:"device_minor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -342,6 +358,20 @@ func (x *Entry) GetRawLinkTarget() []byte {
 		return x.RawLinkTarget
 	}
 	return nil
+}
+
+func (x *Entry) GetDeviceMajor() uint32 {
+	if x != nil {
+		return x.DeviceMajor
+	}
+	return 0
+}
+
+func (x *Entry) GetDeviceMinor() uint32 {
+	if x != nil {
+		return x.DeviceMinor
+	}
+	return 0
 }
 
 // StatusRequest asks for the server's status.
@@ -1070,8 +1100,11 @@ type Change_SetRootMetadata struct {
 }
 
 type Change_MakeSpecial struct {
-	// Make a named pipe (type FIFO) at this entry's path, with its mode and
-	// mtime, replacing whatever is there.
+	// Make a named pipe (type FIFO) or a device (types CHAR_DEVICE and
+	// BLOCK_DEVICE, with its numbers) at this entry's path, with its mode
+	// and mtime, replacing whatever is there. A server that does not run
+	// as root or does not allow devices refuses a device with
+	// FAILED_PRECONDITION (9).
 	MakeSpecial *Entry `protobuf:"bytes,32,opt,name=make_special,json=makeSpecial,proto3,oneof"`
 }
 
@@ -2469,7 +2502,7 @@ var File_dirsync_v1_sync_proto protoreflect.FileDescriptor
 const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"\x15dirsync/v1/sync.proto\x12\n" +
-	"dirsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x02\n" +
+	"dirsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x02\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.dirsync.v1.EntryTypeR\x04type\x12\x12\n" +
@@ -2480,7 +2513,9 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"linkTarget\x12\x16\n" +
 	"\x06sha256\x18\a \x01(\fR\x06sha256\x12\x19\n" +
 	"\braw_path\x18\x1e \x01(\fR\arawPath\x12&\n" +
-	"\x0fraw_link_target\x18\x1f \x01(\fR\rrawLinkTarget\"9\n" +
+	"\x0fraw_link_target\x18\x1f \x01(\fR\rrawLinkTarget\x12!\n" +
+	"\fdevice_major\x18  \x01(\rR\vdeviceMajor\x12!\n" +
+	"\fdevice_minor\x18! \x01(\rR\vdeviceMinor\"9\n" +
 	"\rStatusRequest\x12(\n" +
 	"\x10omit_tree_counts\x18\x01 \x01(\bR\x0eomitTreeCounts\"\x84\a\n" +
 	"\x0eStatusResponse\x12\x12\n" +
@@ -2634,13 +2669,15 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x16.dirsync.v1.ChangeKindR\x04kind\x120\n" +
 	"\x06origin\x18\x04 \x01(\x0e2\x18.dirsync.v1.ChangeOriginR\x06origin\x12.\n" +
 	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x19\n" +
-	"\braw_path\x18\x1e \x01(\fR\arawPath*\x83\x01\n" +
+	"\braw_path\x18\x1e \x01(\fR\arawPath*\xbc\x01\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fENTRY_TYPE_FILE\x10\x01\x12\x18\n" +
 	"\x14ENTRY_TYPE_DIRECTORY\x10\x02\x12\x16\n" +
 	"\x12ENTRY_TYPE_SYMLINK\x10\x03\x12\x13\n" +
-	"\x0fENTRY_TYPE_FIFO\x10\x04*\xbf\x01\n" +
+	"\x0fENTRY_TYPE_FIFO\x10\x04\x12\x1a\n" +
+	"\x16ENTRY_TYPE_CHAR_DEVICE\x10\x05\x12\x1b\n" +
+	"\x17ENTRY_TYPE_BLOCK_DEVICE\x10\x06*\xbf\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
