@@ -62,10 +62,15 @@ func (p Plan) Empty() bool {
 }
 
 // String counts the plan's parts for a summary, e.g.
-// "3 to delete, 2 dirs, 10 files, 1 symlinks, 4 metadata".
+// "3 to delete, 2 dirs, 10 files, 1 symlinks, 4 metadata"; named pipes
+// and devices, when there are any, as "2 special" before the metadata.
 func (p Plan) String() string {
-	return fmt.Sprintf("%d to delete, %d dirs, %d files, %d symlinks, %d metadata",
-		len(p.Delete), len(p.Mkdir), len(p.Send), len(p.Symlink), len(p.SetMeta))
+	special := ""
+	if len(p.Special) > 0 {
+		special = fmt.Sprintf(", %d special", len(p.Special))
+	}
+	return fmt.Sprintf("%d to delete, %d dirs, %d files, %d symlinks%s, %d metadata",
+		len(p.Delete), len(p.Mkdir), len(p.Send), len(p.Symlink), special, len(p.SetMeta))
 }
 
 // Diff compares two manifests, both sorted by [ComparePaths], and returns

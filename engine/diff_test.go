@@ -284,6 +284,13 @@ func TestPlanString(t *testing.T) {
 	if got, want := p.String(), "3 to delete, 2 dirs, 10 files, 1 symlinks, 4 metadata"; got != want {
 		t.Errorf("Plan.String() = %q, want %q", got, want)
 	}
+	p.Special = make([]Entry, 2)
+	if got, want := p.String(), "3 to delete, 2 dirs, 10 files, 1 symlinks, 2 special, 4 metadata"; got != want {
+		t.Errorf("Plan.String() = %q, want %q", got, want)
+	}
+	if (Plan{Special: make([]Entry, 1)}).Empty() {
+		t.Errorf("Empty() = true for a plan with a special file")
+	}
 	if p.Empty() || !(Plan{}).Empty() {
 		t.Errorf("Empty() = %v for a full plan, %v for a zero one", p.Empty(), Plan{}.Empty())
 	}
