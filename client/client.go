@@ -51,6 +51,9 @@ type Client struct {
 	// it clears setuid, setgid and sticky bits: plans then compare modes
 	// without them, or every pass would find them different.
 	dropsSetid atomic.Bool
+	// remoteRoot is the server's root directory as the last manifest
+	// described it, nil before one did; see [pass.syncRoot].
+	remoteRoot atomic.Pointer[engine.Entry]
 	// pollEvery is how often watch mode rescans the directories it cannot
 	// watch.
 	pollEvery time.Duration

@@ -224,7 +224,7 @@ func withoutDeletes(plan engine.Plan) engine.Plan {
 			send = append(send, fc)
 		}
 	}
-	return engine.Plan{Mkdir: keep(plan.Mkdir), Send: send, Symlink: keep(plan.Symlink), SetMeta: keep(plan.SetMeta)}
+	return engine.Plan{Mkdir: keep(plan.Mkdir), Send: send, Symlink: keep(plan.Symlink), Special: keep(plan.Special), SetMeta: keep(plan.SetMeta)}
 }
 
 // rootEmpty reports whether the local root holds nothing the ignore rules

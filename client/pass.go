@@ -188,7 +188,15 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 	if showProgress {
 		p.bar = newProgress(c.opts.Progress, len(plan.Send), sendBytes)
 	}
-	return p.execute(ctx, plan, c.scopeParents(scopes))
+	if err := p.execute(ctx, plan, c.scopeParents(scopes)); err != nil {
+		return err
+	}
+	if p.sum.Hold != nil {
+		// The server's tree is not a mirror while deletions are held:
+		// its root keeps its own times until they are allowed.
+		return nil
+	}
+	return p.syncRoot(ctx, plan)
 }
 
 // scanAndFetch scans the local scopes (nil for the whole tree) and fetches
@@ -325,6 +333,14 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 	if err != nil {
 		return err
 	}
+	err = p.applyParallel(ctx, "make special file", plan.Special,
+		func(e engine.Entry) *dirsyncv1.Change {
+			return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: entryToProto(e)}}
+		},
+		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Specials++ })
+	if err != nil {
+		return err
+	}
 	if err := p.delete(ctx, late); err != nil {
 		return err
 	}
@@ -365,6 +381,9 @@ func splitMkdir(plan engine.Plan) (explicit []engine.Entry, implied map[string]b
 	for _, e := range plan.Symlink {
 		mark(e.Path)
 	}
+	for _, e := range plan.Special {
+		mark(e.Path)
+	}
 	implied = make(map[string]bool)
 	for _, e := range plan.Mkdir {
 		if filled[e.Path] {
@@ -381,7 +400,7 @@ func splitMkdir(plan engine.Plan) (explicit []engine.Entry, implied map[string]b
 func (p *pass) delete(ctx context.Context, dels []engine.Entry) error {
 	return p.applyParallel(ctx, "delete", dels,
 		func(e engine.Entry) *dirsyncv1.Change {
-			return &dirsyncv1.Change{Action: &dirsyncv1.Change_Delete{Delete: e.Path}}
+			return deleteChange(e.Path)
 		},
 		func(e engine.Entry, _ *dirsyncv1.ChangeResult) {
 			p.sum.Deleted++
@@ -412,6 +431,9 @@ func splitDeletes(plan engine.Plan) (early, late []engine.Entry) {
 		mark(fc.Local.Path)
 	}
 	for _, e := range plan.Symlink {
+		mark(e.Path)
+	}
+	for _, e := range plan.Special {
 		mark(e.Path)
 	}
 	for _, d := range plan.Delete {

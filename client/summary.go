@@ -28,8 +28,9 @@ type Summary struct {
 	Sent, Deduplicated, Unchanged int
 	// Deleted counts remote entries removed (with their subtrees),
 	// Directories those created, Symlinks those created or replaced,
-	// Metadata the entries whose mode and mtime were set.
-	Deleted, Directories, Symlinks, Metadata int
+	// Specials the named pipes and devices made, Metadata the entries whose mode and
+	// mtime were set (the root directory included).
+	Deleted, Directories, Symlinks, Specials, Metadata int
 	// Failed counts the items that failed; FailedPaths names them. They
 	// are retried on the next pass.
 	Failed      int
@@ -66,7 +67,7 @@ type Summary struct {
 // pass that changed nothing and had no failures found the server's tree
 // already a mirror of the local one when it listed it.
 func (s Summary) Changed() bool {
-	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.Metadata > 0
+	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.Specials+s.Metadata > 0
 }
 
 // Speedup returns rsync's figure of merit: the size of the local files the
@@ -113,6 +114,7 @@ func (s Summary) logAttrs() []any {
 		slog.Int("unchanged", s.Unchanged),
 		slog.Int("directories", s.Directories),
 		slog.Int("symlinks", s.Symlinks),
+		slog.Int("specials", s.Specials),
 		slog.Int("metadata", s.Metadata),
 		slog.Int("failed", s.Failed),
 		slog.Int("skipped", s.Skipped()),

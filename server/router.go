@@ -54,6 +54,7 @@ func NewRouter(cfg Config, opts Options) (*Router, error) {
 		o := opts
 		o.Name = tc.Name
 		o.AllowSetid = tc.AllowSetid
+		o.AllowDevices = tc.AllowDevices
 		o.Logger = log.With("tenant", tc.Name)
 		srv, err := New(tc.Root, o)
 		if err != nil {

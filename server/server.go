@@ -75,6 +75,11 @@ type Options struct {
 	// would otherwise make a peer's setuid file a root-owned setuid
 	// executable.
 	AllowSetid bool
+	// AllowDevices lets peers make character and block devices, which
+	// the server does only while it runs as root. By default, and when
+	// it is not root, it refuses them with FailedPrecondition: a device
+	// node is a door to the hardware for whoever may open it.
+	AllowDevices bool
 	// WriteFault is a hook for tests only, nil otherwise: when set, it is
 	// called before every write of file content (uploads and copied
 	// content) with the number of bytes about to be written, and an error
@@ -123,6 +128,8 @@ type Server struct {
 	dirEpoch atomic.Uint64
 	// allowSetid is Options.AllowSetid.
 	allowSetid bool
+	// allowDevices is Options.AllowDevices.
+	allowDevices bool
 	// writeFault is Options.WriteFault.
 	writeFault func(n int) error
 
@@ -170,6 +177,7 @@ func New(root string, opts Options) (*Server, error) {
 		syncNewFiles: opts.SyncNewFiles,
 		writeFault:   opts.WriteFault,
 		allowSetid:   opts.AllowSetid,
+		allowDevices: opts.AllowDevices,
 		index:        newContentIndex(),
 		locks:        newPathLocks(),
 		watchStop:    make(chan struct{}),

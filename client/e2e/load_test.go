@@ -516,7 +516,7 @@ func (g *garbage) oversize(ctx context.Context, r *rand.Rand, hc *http.Client) {
 func (g *garbage) hostilePaths(ctx context.Context, r *rand.Rand, hc *http.Client) {
 	c := g.client(hc, g.token)
 	var changes []*dirsyncv1.Change
-	for _, p := range []string{"../x", "/etc/x", "a/../../x", `..\x`, "", ".", strings.Repeat("n", 300)} {
+	for _, p := range []string{"../x", "/etc/x", "a/../../x", "a\x00b", "", ".", strings.Repeat("n", 300)} {
 		changes = append(changes,
 			&dirsyncv1.Change{Action: &dirsyncv1.Change_MakeDirectory{MakeDirectory: &dirsyncv1.Entry{Path: p, Mode: 0o755}}},
 			&dirsyncv1.Change{Action: &dirsyncv1.Change_Delete{Delete: p}})

@@ -43,8 +43,12 @@ const defaultDir = "./dirsync_from"
 const usageText = `Usage: dirsync-client [flags]
 
 dirsync-client keeps a directory on a dirsync server an exact mirror of a
-local directory: files, directories, symlinks, permissions and modification
-times. It sends only what changed: content the server already holds is
+local directory: files, directories, symlinks and named pipes, with their
+permissions and modification times (symlinks' own, and the directory's
+itself), under every name Linux allows (backslashes and bytes that are not
+UTF-8 included), as rsync -a does. Devices are mirrored where the server
+allows them (as root, with --allow-devices) and reported as not mirrored
+elsewhere; sockets are reported and skipped. It sends only what changed: content the server already holds is
 copied there, changed files travel as rsync-like deltas, and the rest is
 compressed on the wire. By default it syncs once, then watches the directory
 and syncs every change within milliseconds, reconnecting if the server goes
@@ -90,9 +94,9 @@ Exit codes:
   0  the server holds a mirror of every item (-once), the plan was
      printed (-dry-run), or watch mode was stopped by SIGINT/SIGTERM
   1  the server does not hold a mirror (-once): some items failed, or
-     were skipped as items that cannot be mirrored (devices, FIFOs,
-     sockets, names with a backslash or not valid UTF-8); -once names
-     them. Or another error: the directory vanished, the server failed
+     were skipped as items that cannot be mirrored (sockets; devices
+     fail unless the server runs as root with --allow-devices); -once
+     names them. Or another error: the directory vanished, the server failed
      (ignored paths are left out on purpose and do not count)
   2  usage error: bad flag or environment value, a -dir that does not
      exist or is not a directory, or a -dir inside the server's root

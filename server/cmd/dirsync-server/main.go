@@ -104,6 +104,12 @@ server running as root would own such files; --allow-setid (per tenant:
 allow_setid = true) keeps them. Clients are told, compare modes without
 those bits, and report how many entries lost them.
 
+Special files: named pipes are mirrored as named pipes. Character and block
+devices are made only when the server runs as root and --allow-devices (per
+tenant: allow_devices = true) is set; otherwise each is refused with
+FailedPrecondition and the client reports it as not mirrored. Sockets are
+never sent.
+
 Drift: while a client watches, the server watches its root too and
 streams every change to it (WatchChanges, which grpcurl can follow), each
 flagged as its own or as made behind its back; watching clients put back
@@ -160,6 +166,7 @@ type config struct {
 	maxMemoryBytes   int64
 	syncNewFiles     bool
 	allowSetid       bool
+	allowDevices     bool
 	tlsCert          string
 	tlsKey           string
 	clientCA         string
@@ -244,6 +251,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	allowDevices, err := envBool("DIRSYNC_ALLOW_DEVICES")
+	if err != nil {
+		return cfg, err
+	}
 	level := envOr("DIRSYNC_LOG_LEVEL", "info")
 	fs.StringVar(&cfg.root, "root", envOr("DIRSYNC_ROOT", defaultRoot),
 		"directory to mirror into, created if missing; no authentication (env DIRSYNC_ROOT)")
@@ -275,6 +286,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 		"fsync every new file and its name before answering it, not only the files that replace another; see Durability above (env DIRSYNC_SYNC_NEW_FILES)")
 	fs.BoolVar(&cfg.allowSetid, "allow-setid", allowSetid,
 		"keep the setuid, setgid and sticky bits clients send; by default they are cleared, since as root the server would own such files; with --config, use each tenant's allow_setid (env DIRSYNC_ALLOW_SETID)")
+	fs.BoolVar(&cfg.allowDevices, "allow-devices", allowDevices,
+		"make the character and block devices clients send, as rsync -D does; only while the server runs as root, and refused (FailedPrecondition) by default; with --config, use each tenant's allow_devices (env DIRSYNC_ALLOW_DEVICES)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -324,6 +337,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 		}
 		if cfg.allowSetid {
 			return cfg, errors.New("--allow-setid (or DIRSYNC_ALLOW_SETID) and --config exclude each other: set allow_setid per tenant in the tenants file")
+		}
+		if cfg.allowDevices {
+			return cfg, errors.New("--allow-devices (or DIRSYNC_ALLOW_DEVICES) and --config exclude each other: set allow_devices per tenant in the tenants file")
 		}
 		tc, err := server.LoadConfig(configFile, nil)
 		if err != nil {
@@ -546,6 +562,7 @@ func newService(cfg config, log *slog.Logger) (service, error) {
 		MaxMemoryBytes:   cfg.maxMemoryBytes,
 		SyncNewFiles:     cfg.syncNewFiles,
 		AllowSetid:       cfg.allowSetid,
+		AllowDevices:     cfg.allowDevices,
 	}
 	if cfg.maxTempBytes == 0 {
 		opts.MaxTempBytes = -1 // unlimited
