@@ -18,8 +18,10 @@ import (
 
 // Watch keeps the server a mirror of the directory until ctx ends: a full
 // pass first (with a progress bar if Options.Progress is set), then an
-// incremental pass over the paths that changed each time file system
-// events pause. Failed items are retried with backoff, and when the server
+// incremental pass over the paths that changed: at once for a change after
+// a calm spell, and at most every 10 ms under a burst of changes, so that
+// a file written without pause cannot hold back itself or anything else
+// (see [burstGap]). Failed items are retried with backoff, and when the server
 // cannot be reached, passes are retried with backoff and the first one
 // after it is back is a full pass. Directories that cannot be watched
 // (past the inotify watch limit, say) are rescanned every 10 seconds
@@ -37,7 +39,7 @@ import (
 func (c *Client) Watch(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx) // ends followDrift's stream
 	defer cancel()
-	co := newCoalescer(coalesceWindow, maxPendingPaths)
+	co := newCoalescer(burstGap, maxPendingPaths)
 	defer co.stop()
 	w := c.newWatcher(co)
 	defer w.close()

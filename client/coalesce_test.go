@@ -1,0 +1,175 @@
+package client
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// signalled reports whether co's ready holds a signal, and consumes it.
+func signalled(co *coalescer) bool {
+	select {
+	case <-co.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// The tests run in a synctest bubble: time stands still until every
+// goroutine in it is blocked, so "at once" means at the same fake instant,
+// and the timings asserted are exact.
+
+func TestCoalescerLeadingEdge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		co := newCoalescer(10*time.Millisecond, 100)
+		defer co.stop()
+		co.add("a")
+		if !signalled(co) {
+			t.Fatal("first change after a calm spell: no signal at once")
+		}
+		if paths, full := co.take(); full || !slices.Equal(paths, []string{"a"}) {
+			t.Errorf("take = %q, %v; want [a], false", paths, full)
+		}
+		// A calm spell longer than the gap: the next change goes at once
+		// too.
+		time.Sleep(time.Second)
+		co.add("b")
+		if !signalled(co) {
+			t.Error("change after a calm spell of 1s: no signal at once")
+		}
+	})
+}
+
+func TestCoalescerBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		co := newCoalescer(10*time.Millisecond, 100)
+		defer co.stop()
+		start := time.Now()
+		co.add("first")
+		if !signalled(co) {
+			t.Fatal("first change: no signal at once")
+		}
+		co.take()
+		// A burst within the gap: no signal until it ends, then one for
+		// all of it.
+		for i := range 5 {
+			time.Sleep(time.Millisecond)
+			co.add(fmt.Sprint(i))
+			if signalled(co) {
+				t.Fatalf("signal at %v, within the burst gap", time.Since(start))
+			}
+		}
+		<-co.ready
+		if d := time.Since(start); d != 10*time.Millisecond {
+			t.Errorf("burst signalled after %v, want 10ms (the gap)", d)
+		}
+		paths, full := co.take()
+		slices.Sort(paths)
+		if want := []string{"0", "1", "2", "3", "4"}; full || !slices.Equal(paths, want) {
+			t.Errorf("take = %q, %v; want %q in one pass", paths, full, want)
+		}
+	})
+}
+
+func TestCoalescerCeilingUnderEndlessChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const gap = 10 * time.Millisecond
+		co := newCoalescer(gap, 100)
+		defer co.stop()
+		// A file written every 3 ms for a second, and another file
+		// changed once meanwhile: every change is signalled within the
+		// gap of its arrival, whatever keeps changing.
+		start := time.Now()
+		var otherAt time.Time
+		go func() {
+			for i := 1; i <= 333; i++ {
+				time.Sleep(3 * time.Millisecond)
+				co.add("busy.log")
+				if i == 150 {
+					otherAt = time.Now()
+					co.add("other.txt")
+				}
+			}
+		}()
+		last := start
+		signals := 0
+		var (
+			otherDelay time.Duration
+			otherSeen  bool
+		)
+		for {
+			select {
+			case <-co.ready:
+			case <-time.After(time.Second):
+				// A second without a signal: the writer is done.
+				if signals < 50 {
+					t.Errorf("%d signals in 1s of changes every 3ms, want about 100", signals)
+				}
+				if !otherSeen {
+					t.Error("unrelated change never signalled")
+				} else if otherDelay > gap {
+					t.Errorf("unrelated change signalled %v after it, want within %v", otherDelay, gap)
+				}
+				return
+			}
+			signals++
+			now := time.Now()
+			if d := now.Sub(last); d > gap+3*time.Millisecond {
+				t.Errorf("%v between signals at %v under endless changes, want at most the gap and one write interval", d, now.Sub(start))
+			}
+			last = now
+			if paths, _ := co.take(); slices.Contains(paths, "other.txt") {
+				otherDelay, otherSeen = now.Sub(otherAt), true
+			}
+		}
+	})
+}
+
+func TestCoalescerIdleDoesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		co := newCoalescer(10*time.Millisecond, 100)
+		defer co.stop()
+		// Nothing pending: no signal, and no timer running in the
+		// bubble (synctest.Wait would not return while one is due
+		// before the sleep ends, and the sleep would see it fire).
+		time.Sleep(time.Minute)
+		if signalled(co) {
+			t.Fatal("signal with nothing pending")
+		}
+		co.add("a")
+		<-co.ready
+		co.take()
+		// The gap's timer is not armed by the change that was
+		// signalled at once, and a retry signal with nothing pending is
+		// not sent.
+		time.Sleep(time.Minute)
+		co.flush()
+		if signalled(co) {
+			t.Error("signal after a minute with nothing pending")
+		}
+	})
+}
+
+func TestCoalescerRequeueWaitsForTrigger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		co := newCoalescer(10*time.Millisecond, 2)
+		defer co.stop()
+		co.requeue([]string{"failed"})
+		time.Sleep(time.Second)
+		if signalled(co) {
+			t.Fatal("requeue signalled by itself")
+		}
+		co.add("x")
+		co.add("y")
+		if !signalled(co) {
+			t.Fatal("no signal for a change after a calm spell")
+		}
+		// Three paths, over the cap of 2: a full pass.
+		if paths, full := co.take(); !full || paths != nil {
+			t.Errorf("take = %q, %v; want a full pass", paths, full)
+		}
+	})
+}
