@@ -17,8 +17,22 @@ import (
 // enough passes that a busy writer costs little CPU. More than
 // maxPendingPaths dirty paths turn into one full pass, which is cheaper
 // than that many subtree scans.
+//
+// Removals are the exception: they wait until removal events pause for
+// removeQuiet, at most removeCeiling after the first, and then go in one
+// pass. Sent at once, an rm -rf that empties the tree by mistake would
+// reach the server a slice per pass, each too small for the mass-deletion
+// guard (deleteguard.go), which judges one pass at a time; gathered, the
+// guard sees it whole and holds it. 20 ms is the quiet window passes
+// used to wait for; 1 s bounds the wait under endless removals and
+// covers an rm -rf of tens of thousands of files. Writes and creations do
+// not wait for removals, and moves do not count as removals: a move's two
+// halves must meet in one pass, or the guard would count the moved
+// entries as lost.
 const (
 	burstGap        = 10 * time.Millisecond
+	removeQuiet     = 20 * time.Millisecond
+	removeCeiling   = time.Second
 	maxPendingPaths = 10000
 )
 
@@ -45,16 +59,31 @@ type coalescer struct {
 	// armed is set while timer is due to signal for pending changes.
 	armed bool
 	timer *time.Timer
+
+	// removed holds the removed paths waiting for removals to pause;
+	// removedFull replaces them when there are more than max.
+	removed     map[string]struct{}
+	removedFull bool
+	// firstRemoved and lastRemoved are the times of the first and the
+	// latest removal waiting; removeArmed is set while removeTimer is
+	// due to check whether they may go.
+	firstRemoved, lastRemoved time.Time
+	removeArmed               bool
+	removeTimer               *time.Timer
+	removeQuiet, removeMax    time.Duration
 }
 
 // newCoalescer returns a coalescer whose signals for changes are at least
 // gap apart, and which turns more than max pending paths into a full pass.
 func newCoalescer(gap time.Duration, max int) *coalescer {
 	return &coalescer{
-		gap:   gap,
-		max:   max,
-		ready: make(chan struct{}, 1),
-		paths: make(map[string]struct{}),
+		gap:         gap,
+		max:         max,
+		ready:       make(chan struct{}, 1),
+		paths:       make(map[string]struct{}),
+		removed:     make(map[string]struct{}),
+		removeQuiet: removeQuiet,
+		removeMax:   removeCeiling,
 	}
 }
 
@@ -65,6 +94,67 @@ func (c *coalescer) add(path string) {
 	defer c.mu.Unlock()
 	c.addLocked(path)
 	c.triggerLocked()
+}
+
+// addRemoved marks path dirty because it was removed: it waits for
+// removals to pause (see [removeQuiet]).
+func (c *coalescer) addRemoved(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if len(c.removed) == 0 && !c.removedFull {
+		c.firstRemoved = now
+	}
+	c.lastRemoved = now
+	if !c.removedFull {
+		c.removed[path] = struct{}{}
+		if len(c.removed) > c.max {
+			c.removedFull = true
+			clear(c.removed)
+		}
+	}
+	if c.removeArmed {
+		// The timer checks lastRemoved when it fires: no reset per
+		// event.
+		return
+	}
+	c.removeArmed = true
+	if c.removeTimer == nil {
+		c.removeTimer = time.AfterFunc(c.removeQuiet, c.fireRemoved)
+		return
+	}
+	c.removeTimer.Reset(c.removeQuiet)
+}
+
+// fireRemoved lets the waiting removals go if removals have paused, or
+// have gone on for the ceiling, and otherwise checks again when that may
+// be the case.
+func (c *coalescer) fireRemoved() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.removeArmed {
+		return // stopped
+	}
+	due := c.lastRemoved.Add(c.removeQuiet)
+	if ceiling := c.firstRemoved.Add(c.removeMax); ceiling.Before(due) {
+		due = ceiling
+	}
+	if wait := time.Until(due); wait > 0 {
+		c.removeTimer.Reset(wait)
+		return
+	}
+	c.removeArmed = false
+	if c.removedFull {
+		c.full = true
+		clear(c.paths)
+	} else {
+		for p := range c.removed {
+			c.addLocked(p)
+		}
+	}
+	c.removedFull = false
+	clear(c.removed)
+	c.signalLocked()
 }
 
 // addFull asks for a full pass, at once unless the burst gap is running.
@@ -175,12 +265,15 @@ func (c *coalescer) take() (paths []string, full bool) {
 	return paths, full
 }
 
-// stop stops the burst gap's timer.
+// stop stops the timers.
 func (c *coalescer) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.armed = false
+	c.armed, c.removeArmed = false, false
 	if c.timer != nil {
 		c.timer.Stop()
+	}
+	if c.removeTimer != nil {
+		c.removeTimer.Stop()
 	}
 }

@@ -173,3 +173,76 @@ func TestCoalescerRequeueWaitsForTrigger(t *testing.T) {
 		}
 	})
 }
+
+func TestCoalescerRemovalsWaitForPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		co := newCoalescer(10*time.Millisecond, 100)
+		defer co.stop()
+		start := time.Now()
+		// An rm -rf: removals 5 ms apart go together once they pause
+		// for removeQuiet, not one by one.
+		for i := range 10 {
+			co.addRemoved(fmt.Sprint(i))
+			if signalled(co) {
+				t.Fatalf("removal signalled at %v, while removals go on", time.Since(start))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		<-co.ready
+		if d, want := time.Since(start), 45*time.Millisecond+removeQuiet; d != want {
+			t.Errorf("removals signalled after %v, want %v (the last one plus the quiet window)", d, want)
+		}
+		paths, full := co.take()
+		if full || len(paths) != 10 {
+			t.Errorf("take = %q, %v; want the 10 removals in one pass", paths, full)
+		}
+		// Nothing is left armed.
+		time.Sleep(time.Minute)
+		if signalled(co) {
+			t.Error("signal with nothing pending")
+		}
+	})
+}
+
+func TestCoalescerRemovalCeiling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		co := newCoalescer(10*time.Millisecond, 1000)
+		defer co.stop()
+		// Endless removals, 5 ms apart, and a write meanwhile: the write
+		// goes at once, alone, and the removals within the ceiling.
+		stop := make(chan struct{})
+		go func() {
+			for i := 0; ; i++ {
+				co.addRemoved(fmt.Sprint("tmp", i))
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}()
+		start := time.Now()
+		time.Sleep(100 * time.Millisecond)
+		co.add("written")
+		if !signalled(co) {
+			t.Fatal("write during removals: no signal at once")
+		}
+		if paths, full := co.take(); full || !slices.Equal(paths, []string{"written"}) {
+			t.Errorf("take = %q, %v; want only the write", paths, full)
+		}
+		last := start
+		for round := range 3 {
+			<-co.ready
+			// The first removal of a round comes at most one interval
+			// after the previous round went.
+			if d, want := time.Since(last), removeCeiling+5*time.Millisecond; d > want {
+				t.Errorf("round %d of removals signalled %v after the previous, want within %v", round, d, want)
+			}
+			last = time.Now()
+			if paths, _ := co.take(); len(paths) < 150 {
+				t.Errorf("round %d took %d removals, want about 200", round, len(paths))
+			}
+		}
+		close(stop)
+	})
+}

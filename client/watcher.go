@@ -295,6 +295,12 @@ func (w *watcher) handle(ev fsnotify.Event) {
 		// scan, which covers the whole new directory.
 		w.addTree(rel)
 	}
+	if ev.Op == fsnotify.Remove && errors.Is(err, fs.ErrNotExist) {
+		// Still gone: it waits for removals to pause (see
+		// [removeQuiet]). A move is a Rename, not a Remove.
+		w.co.addRemoved(rel)
+		return
+	}
 	w.co.add(rel)
 }
 
