@@ -13,8 +13,8 @@ import (
 // so a burst costs at most one pass per burstGap, and no change waits in
 // the coalescer longer than burstGap, whatever else keeps changing (it may
 // still wait for the pass in flight: passes run one at a time). 10 ms:
-// well under the 100 ms an unrelated change may take to arrive, and few
-// enough passes that a busy writer costs little CPU. More than
+// well under the 100 ms an unrelated change may take to arrive, and at
+// most 100 passes a second for a file written without pause. More than
 // maxPendingPaths dirty paths turn into one full pass, which is cheaper
 // than that many subtree scans.
 //
@@ -42,8 +42,8 @@ const (
 // not pile up: ready holds at most one, so however many signals happen
 // while a pass runs, exactly one follow-up pass takes everything they
 // gathered, right after it. Nothing runs while nothing is pending: the
-// only timer is armed by a change and fires once. It is safe for
-// concurrent use.
+// timers are armed by changes, and stay idle once those have gone. It is
+// safe for concurrent use.
 type coalescer struct {
 	gap time.Duration
 	max int
@@ -71,6 +71,10 @@ type coalescer struct {
 	removeArmed               bool
 	removeTimer               *time.Timer
 	removeQuiet, removeMax    time.Duration
+	// rulesSettling is set while the ignore file's events have not
+	// paused: no pass starts for changes meanwhile (see
+	// [coalescer.addRulesChanged]).
+	rulesSettling bool
 }
 
 // newCoalescer returns a coalescer whose signals for changes are at least
@@ -94,67 +98,6 @@ func (c *coalescer) add(path string) {
 	defer c.mu.Unlock()
 	c.addLocked(path)
 	c.triggerLocked()
-}
-
-// addRemoved marks path dirty because it was removed: it waits for
-// removals to pause (see [removeQuiet]).
-func (c *coalescer) addRemoved(path string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if len(c.removed) == 0 && !c.removedFull {
-		c.firstRemoved = now
-	}
-	c.lastRemoved = now
-	if !c.removedFull {
-		c.removed[path] = struct{}{}
-		if len(c.removed) > c.max {
-			c.removedFull = true
-			clear(c.removed)
-		}
-	}
-	if c.removeArmed {
-		// The timer checks lastRemoved when it fires: no reset per
-		// event.
-		return
-	}
-	c.removeArmed = true
-	if c.removeTimer == nil {
-		c.removeTimer = time.AfterFunc(c.removeQuiet, c.fireRemoved)
-		return
-	}
-	c.removeTimer.Reset(c.removeQuiet)
-}
-
-// fireRemoved lets the waiting removals go if removals have paused, or
-// have gone on for the ceiling, and otherwise checks again when that may
-// be the case.
-func (c *coalescer) fireRemoved() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.removeArmed {
-		return // stopped
-	}
-	due := c.lastRemoved.Add(c.removeQuiet)
-	if ceiling := c.firstRemoved.Add(c.removeMax); ceiling.Before(due) {
-		due = ceiling
-	}
-	if wait := time.Until(due); wait > 0 {
-		c.removeTimer.Reset(wait)
-		return
-	}
-	c.removeArmed = false
-	if c.removedFull {
-		c.full = true
-		clear(c.paths)
-	} else {
-		for p := range c.removed {
-			c.addLocked(p)
-		}
-	}
-	c.removedFull = false
-	clear(c.removed)
-	c.signalLocked()
 }
 
 // addFull asks for a full pass, at once unless the burst gap is running.
@@ -200,7 +143,7 @@ func (c *coalescer) addLocked(path string) {
 // old, and otherwise arms the timer for the end of the gap, unless it is
 // armed already; with c.mu held.
 func (c *coalescer) triggerLocked() {
-	if c.armed {
+	if c.armed || c.rulesSettling {
 		return
 	}
 	wait := c.gap - time.Since(c.last)
@@ -238,11 +181,15 @@ func (c *coalescer) signalLocked() {
 	}
 }
 
-// flush signals ready at once if anything is pending, burst gap or not:
-// the watch loop calls it for its first pass and for retries.
+// flush signals ready at once if anything is pending, burst gap or not,
+// unless the ignore file is being written: the watch loop calls it for
+// its first pass and for retries.
 func (c *coalescer) flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.rulesSettling {
+		return // the rules' full pass comes once they are written
+	}
 	if c.full || len(c.paths) > 0 {
 		c.signalLocked()
 	}
@@ -269,7 +216,7 @@ func (c *coalescer) take() (paths []string, full bool) {
 func (c *coalescer) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.armed, c.removeArmed = false, false
+	c.armed, c.removeArmed, c.rulesSettling = false, false, false
 	if c.timer != nil {
 		c.timer.Stop()
 	}

@@ -246,3 +246,36 @@ func TestCoalescerRemovalCeiling(t *testing.T) {
 		close(stop)
 	})
 }
+
+func TestCoalescerRulesChangeHoldsPasses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		co := newCoalescer(10*time.Millisecond, 100)
+		defer co.stop()
+		start := time.Now()
+		// The ignore file is written in two steps, and a file changes
+		// meanwhile: no pass may start before the rules are whole, and
+		// then one full pass takes everything.
+		co.addRulesChanged()
+		time.Sleep(2 * time.Millisecond)
+		co.add("late.txt")
+		co.flush()
+		time.Sleep(2 * time.Millisecond)
+		co.addRulesChanged()
+		if signalled(co) {
+			t.Fatal("signal while the ignore file is being written")
+		}
+		<-co.ready
+		if d, want := time.Since(start), 4*time.Millisecond+removeQuiet; d != want {
+			t.Errorf("signalled after %v, want %v (the last rules event plus the quiet window)", d, want)
+		}
+		if paths, full := co.take(); !full || paths != nil {
+			t.Errorf("take = %q, %v; want a full pass", paths, full)
+		}
+		// Back to the leading edge.
+		time.Sleep(time.Second)
+		co.add("next.txt")
+		if !signalled(co) {
+			t.Error("change after the rules settled: no signal at once")
+		}
+	})
+}

@@ -271,9 +271,14 @@ func (w *watcher) handle(ev fsnotify.Event) {
 	if !ok {
 		return
 	}
-	if rel == "" || rel == IgnoreFile {
-		// The root itself changed, or the rules did: start over.
+	if rel == "" {
+		// The root itself changed: start over.
 		w.co.addFull()
+		return
+	}
+	if rel == IgnoreFile {
+		// The rules changed: start over once the file is written.
+		w.co.addRulesChanged()
 		return
 	}
 	if engine.ValidatePath(rel) != nil {
