@@ -21,7 +21,8 @@ import (
 // incremental pass over the paths that changed: at once for a change after
 // a calm spell, and at most every 10 ms under a burst of changes, so that
 // a file written without pause cannot hold back itself or anything else
-// (see [burstGap]). Failed items are retried with backoff, and when the server
+// (see [burstGap]); removals, and changes to the ignore file, wait until
+// their events pause (see [removeQuiet]). Failed items are retried with backoff, and when the server
 // cannot be reached, passes are retried with backoff and the first one
 // after it is back is a full pass. Directories that cannot be watched
 // (past the inotify watch limit, say) are rescanned every 10 seconds
