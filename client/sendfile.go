@@ -132,25 +132,33 @@ func (s *upStream) checkRead(fl *inflight, job *uploadJob, f fileSource, h hash.
 	path := job.local.Path
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
+	var bad error
 	switch {
 	case readErr != nil:
-		s.setLocalErr(fl, fmt.Errorf("read %q: %w", path, readErr))
+		bad = fmt.Errorf("read %q: %w", path, readErr)
 	case short || (job.local.HasSHA256 && sum != job.local.SHA256):
-		s.setLocalErr(fl, fmt.Errorf("%q: %w", path, errChanged))
+		bad = fmt.Errorf("%q: %w", path, errChanged)
 	default:
-		if err := f.sameAs(job.local); err != nil {
-			s.setLocalErr(fl, err)
-		} else if !job.local.HasSHA256 {
-			s.u.c.hashes.put(path, job.local.Size, job.local.MtimeNs, sum)
-		}
+		bad = f.sameAs(job.local)
+	}
+	if bad != nil {
+		s.setLocalErr(fl, bad)
+	} else if !job.local.HasSHA256 {
+		s.u.c.hashes.put(path, job.local.Size, job.local.MtimeNs, sum)
 	}
 	if job.local.HasSHA256 {
+		// The header's SHA-256 is what the server checks: what was
+		// read goes in only if it is the file that was hashed.
 		return nil
 	}
-	// The file was not hashed beforehand: its SHA-256 goes with the
-	// finish. If it changed while it was read, the server gets the sum
-	// of what was read and accepts it; the changed mtime makes the next
-	// pass send it again.
+	if bad != nil {
+		// What was read may be torn, a mix of the file before and
+		// after a write that no version of it ever held. A sum that
+		// cannot match makes the server refuse it and keep its copy,
+		// always a whole version of the file; the write's event
+		// brings the next pass, which sends it again.
+		sum[0] ^= 0xff
+	}
 	return sum[:]
 }
 

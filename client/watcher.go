@@ -18,8 +18,11 @@ import (
 
 // Watch keeps the server a mirror of the directory until ctx ends: a full
 // pass first (with a progress bar if Options.Progress is set), then an
-// incremental pass over the paths that changed each time file system
-// events pause. Failed items are retried with backoff, and when the server
+// incremental pass over the paths that changed: at once for a change after
+// a calm spell, and at most every 10 ms under a burst of changes, so that
+// a file written without pause cannot hold back itself or anything else
+// (see [burstGap]); removals, and changes to the ignore file, wait until
+// their events pause (see [removeQuiet]). Failed items are retried with backoff, and when the server
 // cannot be reached, passes are retried with backoff and the first one
 // after it is back is a full pass. Directories that cannot be watched
 // (past the inotify watch limit, say) are rescanned every 10 seconds
@@ -37,7 +40,7 @@ import (
 func (c *Client) Watch(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx) // ends followDrift's stream
 	defer cancel()
-	co := newCoalescer(coalesceWindow, maxPendingPaths)
+	co := newCoalescer(burstGap, maxPendingPaths)
 	defer co.stop()
 	w := c.newWatcher(co)
 	defer w.close()
@@ -269,9 +272,14 @@ func (w *watcher) handle(ev fsnotify.Event) {
 	if !ok {
 		return
 	}
-	if rel == "" || rel == IgnoreFile {
-		// The root itself changed, or the rules did: start over.
+	if rel == "" {
+		// The root itself changed: start over.
 		w.co.addFull()
+		return
+	}
+	if rel == IgnoreFile {
+		// The rules changed: start over once the file is written.
+		w.co.addRulesChanged()
 		return
 	}
 	if engine.ValidatePath(rel) != nil {
@@ -292,6 +300,12 @@ func (w *watcher) handle(ev fsnotify.Event) {
 		// Files made before this watch landed are found by the scope's
 		// scan, which covers the whole new directory.
 		w.addTree(rel)
+	}
+	if ev.Op == fsnotify.Remove && errors.Is(err, fs.ErrNotExist) {
+		// Still gone: it waits for removals to pause (see
+		// [removeQuiet]). A move is a Rename, not a Remove.
+		w.co.addRemoved(rel)
+		return
 	}
 	w.co.add(rel)
 }

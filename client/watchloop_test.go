@@ -65,8 +65,8 @@ func (f *fakePasses) next(t *testing.T) passCall {
 	}
 }
 
-// startLoop runs a watchLoop with a coalescer whose quiet window never ends
-// by itself: the test flushes it by hand.
+// startLoop runs a watchLoop with a coalescer whose burst gap, started by
+// the first pass, never ends by itself: the test flushes it by hand.
 func startLoop(t *testing.T, f *fakePasses) (*coalescer, func()) {
 	t.Helper()
 	co := newCoalescer(time.Hour, 50)

@@ -29,9 +29,10 @@ const (
 	textName = "text.txt"
 )
 
-// generateDatasets writes every dataset of cfg under dir. It stops early,
-// with ctx's error, once ctx is done (an interrupt).
-func generateDatasets(ctx context.Context, dir string, cfg config, log *slog.Logger) (datasets, error) {
+// generateDatasets writes every dataset of cfg under dir, the large ones
+// only if large is set. It stops early, with ctx's error, once ctx is done
+// (an interrupt).
+func generateDatasets(ctx context.Context, dir string, cfg config, large bool, log *slog.Logger) (datasets, error) {
 	d := datasets{
 		SmallV0:  filepath.Join(dir, "small-v0"),
 		SmallV1:  filepath.Join(dir, "small-v1"),
@@ -60,6 +61,9 @@ func generateDatasets(ctx context.Context, dir string, cfg config, log *slog.Log
 	}
 	log.Info("small datasets ready", "files", len(tree.Files), "dirs", len(tree.Dirs), "edits", d.Edits.String(), "elapsed", time.Since(start).Round(time.Millisecond))
 
+	if !large {
+		return d, nil
+	}
 	start = time.Now()
 	if err := ctx.Err(); err != nil {
 		return d, err

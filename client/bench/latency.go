@@ -27,6 +27,9 @@ type latencyResult struct {
 // liveResult is the outcome of W1.
 type liveResult struct {
 	Latencies []latencyResult `json:"latencies"`
+	// BusyTorn counts the samples of the busy log's server copy that
+	// were not a prefix of the log.
+	BusyTorn int `json:"busy_torn"`
 	// IdleSec is the window the idle CPU was measured over.
 	IdleSec          float64 `json:"idle_window_sec"`
 	IdleClientCPUSec float64 `json:"idle_client_cpu_sec"`
@@ -140,7 +143,16 @@ func (b *bench) live(ctx context.Context, small string) (liveResult, error) {
 		big.add(b.timeChange(ctx, filepath.Join(src, bigRel), filepath.Join(b.dest, bigRel), content, marker, nil))
 		time.Sleep(b.cfg.LatencyGap)
 	}
-	res.Latencies = []latencyResult{small1, deep, big}
+	var edits []string
+	for i := range 5 {
+		edits = append(edits, fmt.Sprintf("live-edit-%d.txt", i))
+	}
+	busy, err := b.timeBusyWriter(ctx, src, b.dest, "live-busy.log", edits, b.cfg.LatencyRepeats)
+	if err != nil {
+		return res, err
+	}
+	res.BusyTorn = busy.torn
+	res.Latencies = []latencyResult{small1, deep, big, busy.unrelated, busy.lag}
 	for _, l := range res.Latencies {
 		log.Info("live latency", "change", l.Name, "p50_ms", l.P50, "p90_ms", l.P90, "max_ms", l.Max, "timeouts", l.Timeouts)
 	}
@@ -160,8 +172,11 @@ func (b *bench) live(ctx context.Context, small string) (liveResult, error) {
 	res.ClientRSSKiB, _ = readVmHWM(client.Process.Pid) // zero if unreadable
 	res.ServerRSSKiB, _ = readVmHWM(srv.PID())
 	log.Info("idle cpu", "window", b.cfg.IdleWindow, "client_cpu_sec", res.IdleClientCPUSec, "server_cpu_sec", res.IdleServerCPUSec)
-	if small1.Timeouts+deep.Timeouts+big.Timeouts > 0 {
+	if small1.Timeouts+deep.Timeouts+big.Timeouts+busy.unrelated.Timeouts > 0 {
 		return res, errors.New("some live changes never reached the server")
+	}
+	if busy.torn > 0 {
+		return res, fmt.Errorf("the server's copy of the busy log was not a prefix of it %d times", busy.torn)
 	}
 	return res, nil
 }

@@ -29,7 +29,7 @@ func run() int {
 	quick := fs.Bool("quick", false, "scaled-down datasets and one run each, for CI")
 	runs := fs.Int("runs", 0, "runs per tool per scenario (default 3, or 1 with -quick)")
 	seed := fs.Uint64("seed", 1, "seed for every generated dataset and edit")
-	only := fs.String("only", "", "comma-separated scenarios to run, e.g. S1,L2,W1 (default all)")
+	only := fs.String("only", "", "comma-separated scenarios to run, e.g. S1,L2,W1 (default all); W1 alone needs no rsync and skips the large datasets")
 	keep := fs.Bool("keep", false, "keep the work directory")
 	settle := fs.Duration("settle", -1, "pause before each timed run, so freed page cache is handed back to the host alike for both tools (default 6s, or 0 with -quick); see bench.prepare")
 	fs.Usage = func() {
@@ -78,13 +78,21 @@ func run() int {
 // and writes the results into out.
 func benchmark(ctx context.Context, cfg config, out, work string, keep bool, only []string, log *slog.Logger) (*report, error) {
 	start := time.Now()
-	if _, err := exec.LookPath("rsync"); err != nil {
-		return nil, errors.New("rsync not found on PATH: run `make bench-deps`")
+	// W1 alone needs neither rsync nor the large datasets.
+	withRsync := len(only) == 0 || slices.ContainsFunc(only, func(s string) bool { return s != "W1" })
+	withLarge := len(only) == 0 || slices.ContainsFunc(only, func(s string) bool { return strings.HasPrefix(s, "L") || strings.HasPrefix(s, "T") })
+	rsyncVer := "not used"
+	if withRsync {
+		if _, err := exec.LookPath("rsync"); err != nil {
+			return nil, errors.New("rsync not found on PATH: run `make bench-deps`")
+		}
+		v, err := rsyncVersion()
+		if err != nil {
+			return nil, err
+		}
+		rsyncVer = v
 	}
-	rsyncVer, err := rsyncVersion()
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("create output dir: %w", err)
 	}
@@ -121,15 +129,17 @@ func benchmark(ctx context.Context, cfg config, out, work string, keep bool, onl
 	if err := b.build(ctx); err != nil {
 		return nil, err
 	}
-	data, err := generateDatasets(ctx, filepath.Join(work, "data"), cfg, log)
+	data, err := generateDatasets(ctx, filepath.Join(work, "data"), cfg, withLarge, log)
 	if err != nil {
 		return nil, fmt.Errorf("generate datasets: %w", err)
 	}
-	b.daemon, err = startRsyncDaemon(ctx, work, b.dest)
-	if err != nil {
-		return nil, err
+	if withRsync {
+		b.daemon, err = startRsyncDaemon(ctx, work, b.dest)
+		if err != nil {
+			return nil, err
+		}
+		defer b.daemon.Stop()
 	}
-	defer b.daemon.Stop()
 
 	rep := &report{Machine: describeMachine(rsyncVer), Config: cfg}
 	for _, sc := range scenarios(data, cfg) {
