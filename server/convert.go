@@ -107,6 +107,11 @@ func opFromProto(op *dirsyncv1.DeltaOp) (engine.Op, error) {
 		return engine.Op{Kind: engine.OpCopy, Block: int64(start), Count: int64(count)}, nil
 	case *dirsyncv1.DeltaOp_Literal:
 		return engine.Op{Kind: engine.OpLiteral, Data: o.Literal}, nil
+	case *dirsyncv1.DeltaOp_Zeros:
+		if o.Zeros > math.MaxInt64 {
+			return engine.Op{}, invalidf("zeros op: count %d out of range", o.Zeros)
+		}
+		return engine.Op{Kind: engine.OpZeros, Count: int64(o.Zeros)}, nil
 	}
-	return engine.Op{}, invalidf("delta op with neither copy nor literal")
+	return engine.Op{}, invalidf("delta op with neither copy, literal nor zeros")
 }

@@ -112,7 +112,13 @@ func (s *Server) copyFrom(src string, e engine.Entry) (int64, error) {
 	buf := hashBuffers.Get().(*[hashBufferSize]byte)
 	defer hashBuffers.Put(buf)
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(s.fileWriter(tmp), h), io.NewSectionReader(f, 0, c.size+1), buf[:])
+	// Through a writebackWriter, the copy of a sparse file keeps its
+	// holes.
+	wb := &writebackWriter{f: tmp}
+	n, err := io.CopyBuffer(io.MultiWriter(s.fileWriter(wb), h), io.NewSectionReader(f, 0, c.size+1), buf[:])
+	if err == nil {
+		err = wb.finish()
+	}
 	if err != nil {
 		s.discardTemp(s.root, tmp, tmpName)
 		return 0, fmt.Errorf("copy %q: %w", e.Path, err)

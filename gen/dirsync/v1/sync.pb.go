@@ -1657,6 +1657,7 @@ type DeltaOp struct {
 	//	*DeltaOp_Copy
 	//	*DeltaOp_Literal
 	//	*DeltaOp_ZstdLiteral
+	//	*DeltaOp_Zeros
 	Op            isDeltaOp_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1726,6 +1727,15 @@ func (x *DeltaOp) GetZstdLiteral() *ZstdLiteral {
 	return nil
 }
 
+func (x *DeltaOp) GetZeros() uint64 {
+	if x != nil {
+		if x, ok := x.Op.(*DeltaOp_Zeros); ok {
+			return x.Zeros
+		}
+	}
+	return 0
+}
+
 type isDeltaOp_Op interface {
 	isDeltaOp_Op()
 }
@@ -1749,11 +1759,21 @@ type DeltaOp_ZstdLiteral struct {
 	ZstdLiteral *ZstdLiteral `protobuf:"bytes,3,opt,name=zstd_literal,json=zstdLiteral,proto3,oneof"`
 }
 
+type DeltaOp_Zeros struct {
+	// Insert this many zero bytes, at least 1 and at most what the
+	// header's size leaves: a hole of a sparse file, named instead of
+	// sent. The server leaves every all-zero block of 4 KiB, whatever op
+	// made it, as a hole where its file system allows, as rsync -S does.
+	Zeros uint64 `protobuf:"varint,40,opt,name=zeros,proto3,oneof"`
+}
+
 func (*DeltaOp_Copy) isDeltaOp_Op() {}
 
 func (*DeltaOp_Literal) isDeltaOp_Op() {}
 
 func (*DeltaOp_ZstdLiteral) isDeltaOp_Op() {}
+
+func (*DeltaOp_Zeros) isDeltaOp_Op() {}
 
 // ZstdLiteral is a literal compressed as one zstd frame.
 type ZstdLiteral struct {
@@ -2418,11 +2438,12 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\tDeltaBase\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\fR\x06sha256\x12\x1d\n" +
 	"\n" +
-	"block_size\x18\x02 \x01(\rR\tblockSize\"\x95\x01\n" +
+	"block_size\x18\x02 \x01(\rR\tblockSize\"\xad\x01\n" +
 	"\aDeltaOp\x12*\n" +
 	"\x04copy\x18\x01 \x01(\v2\x14.dirsync.v1.BlockRunH\x00R\x04copy\x12\x1a\n" +
 	"\aliteral\x18\x02 \x01(\fH\x00R\aliteral\x12<\n" +
-	"\fzstd_literal\x18\x03 \x01(\v2\x17.dirsync.v1.ZstdLiteralH\x00R\vzstdLiteralB\x04\n" +
+	"\fzstd_literal\x18\x03 \x01(\v2\x17.dirsync.v1.ZstdLiteralH\x00R\vzstdLiteral\x12\x16\n" +
+	"\x05zeros\x18( \x01(\x04H\x00R\x05zerosB\x04\n" +
 	"\x02op\"7\n" +
 	"\vZstdLiteral\x12\x14\n" +
 	"\x05frame\x18\x01 \x01(\fR\x05frame\x12\x12\n" +
@@ -2608,6 +2629,7 @@ func file_dirsync_v1_sync_proto_init() {
 		(*DeltaOp_Copy)(nil),
 		(*DeltaOp_Literal)(nil),
 		(*DeltaOp_ZstdLiteral)(nil),
+		(*DeltaOp_Zeros)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
