@@ -8,7 +8,9 @@
 // and symlinks, then metadata. File contents travel in one of three ways,
 // cheapest first: not at all when the server already holds the content
 // anywhere (ApplyChanges copy_content), as an rsync-like delta against the
-// server's old copy, or as literal bytes. Uploads are pipelined on
+// server's old copy, or as literal bytes; the holes of a sparse file,
+// found with SEEK_DATA and SEEK_HOLE, go as zeros ops of a few bytes, and
+// stay holes on the server. Uploads are pipelined on
 // Options.Concurrency long-lived bidirectional streams.
 //
 // [Client.Watch] runs a full pass, then watches the tree with fsnotify and

@@ -113,5 +113,5 @@ func opFromProto(op *dirsyncv1.DeltaOp) (engine.Op, error) {
 		}
 		return engine.Op{Kind: engine.OpZeros, Count: int64(o.Zeros)}, nil
 	}
-	return engine.Op{}, invalidf("delta op with neither copy, literal nor zeros")
+	return engine.Op{}, invalidf("delta op with neither copy nor literal nor zeros")
 }

@@ -20,6 +20,14 @@
 // place: fsynced first when it replaces an entry, renamed at once (with
 // RENAME_NOREPLACE) when its name is free; see [Options.SyncNewFiles].
 //
+// # Sparse files
+//
+// Every file the server writes (uploads, deltas, copied content) skips its
+// aligned all-zero blocks of 4 KiB with a seek, so they stay holes, as
+// rsync -S makes them; a trailing hole is made with ftruncate. A client
+// names the holes it finds as DeltaOp zeros instead of sending them. The
+// SHA-256 a file is verified with covers its zeros as any other bytes.
+//
 // # Content index
 //
 // The server keeps an in-memory index from path to SHA-256 and back, built

@@ -283,6 +283,7 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		}
 		return h
 	}
+	sparse := append(append(bytes.Clone(target[:10]), make([]byte, 8192)...), target[10:]...)
 	lateEntry := entry("late", int64(len(target)), sumTarget)
 	lateEntry.Sha256 = nil
 	good := []*dirsyncv1.DeltaOp{copyOp(0, 1), literalOp(target[1024:2048]), copyOp(2, 2)}
@@ -314,6 +315,13 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		// Compressed literals: a good one, then one that lies about its size.
 		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, target), len(target))}, Finish: true}},
 		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, target), len(target)+1)}, Finish: true}},
+		// Holes: a sparse file, then zeros of no length, of more than
+		// the file and of more than an int64.
+		[]*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: entry("sparse", int64(len(sparse)), sha256.Sum256(sparse))},
+			Ops: []*dirsyncv1.DeltaOp{literalOp(sparse[:10]), zerosOp(8192), literalOp(sparse[8202:])}, Finish: true}},
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zerosOp(0)}, Finish: true}},
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zerosOp(uint64(len(target)) + 1)}, Finish: true}},
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zerosOp(math.MaxUint64)}, Finish: true}},
 	)
 	return seeds
 }
