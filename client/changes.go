@@ -97,6 +97,8 @@ func changePath(ch *dirsyncv1.Change) string {
 		return a.SetMetadata.GetPath()
 	case *dirsyncv1.Change_CopyContent:
 		return a.CopyContent.GetPath()
+	case *dirsyncv1.Change_MakeHardlink:
+		return a.MakeHardlink.GetPath()
 	}
 	return ""
 }

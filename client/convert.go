@@ -16,6 +16,8 @@ func entryToProto(e engine.Entry) *dirsyncv1.Entry {
 		Size:       e.Size,
 		MtimeNs:    e.MtimeNs,
 		LinkTarget: e.LinkTarget,
+
+		HardlinkTarget: e.HardlinkTarget,
 	}
 	if e.HasSHA256 {
 		p.Sha256 = e.SHA256[:]
@@ -48,6 +50,8 @@ func entryFromProto(p *dirsyncv1.Entry) (engine.Entry, error) {
 		Size:       p.GetSize(),
 		MtimeNs:    p.GetMtimeNs(),
 		LinkTarget: p.GetLinkTarget(),
+
+		HardlinkTarget: p.GetHardlinkTarget(),
 	}
 	switch len(p.GetSha256()) {
 	case 0:

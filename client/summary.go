@@ -30,6 +30,9 @@ type Summary struct {
 	// Directories those created, Symlinks those created or replaced,
 	// Metadata the entries whose mode and mtime were set.
 	Deleted, Directories, Symlinks, Metadata int
+	// HardLinks counts files made hard links to another file on the
+	// server, as they are locally, instead of receiving their content.
+	HardLinks int
 	// Failed counts the items that failed; FailedPaths names them. They
 	// are retried on the next pass.
 	Failed      int
@@ -66,7 +69,7 @@ type Summary struct {
 // pass that changed nothing and had no failures found the server's tree
 // already a mirror of the local one when it listed it.
 func (s Summary) Changed() bool {
-	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.Metadata > 0
+	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.HardLinks+s.Metadata > 0
 }
 
 // Speedup returns rsync's figure of merit: the size of the local files the
@@ -113,6 +116,7 @@ func (s Summary) logAttrs() []any {
 		slog.Int("unchanged", s.Unchanged),
 		slog.Int("directories", s.Directories),
 		slog.Int("symlinks", s.Symlinks),
+		slog.Int("hard_links", s.HardLinks),
 		slog.Int("metadata", s.Metadata),
 		slog.Int("failed", s.Failed),
 		slog.Int("skipped", s.Skipped()),

@@ -71,6 +71,9 @@ func (s *Server) applyChange(ctx context.Context, dirs *dirCache, ch *dirsyncv1.
 			saved, cerr = s.copyContent(parent, e)
 			return cerr
 		})
+	case *dirsyncv1.Change_MakeHardlink:
+		op, rel = "hard link", a.MakeHardlink.GetPath()
+		err = s.mutateEntry(ctx, dirs, a.MakeHardlink, engine.TypeFile, true, s.makeHardlink)
 	default:
 		op, err = "change", invalidf("change has no action")
 	}

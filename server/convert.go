@@ -24,6 +24,8 @@ func entryToProto(e engine.Entry) *dirsyncv1.Entry {
 		Size:       e.Size,
 		MtimeNs:    e.MtimeNs,
 		LinkTarget: e.LinkTarget,
+
+		HardlinkTarget: e.HardlinkTarget,
 	}
 	if e.HasSHA256 {
 		pe.Sha256 = e.SHA256[:]
@@ -73,6 +75,8 @@ func entryFromProto(pe *dirsyncv1.Entry, want engine.EntryType) (engine.Entry, e
 		Size:       pe.GetSize(),
 		MtimeNs:    pe.GetMtimeNs(),
 		LinkTarget: pe.GetLinkTarget(),
+		// Checked by the change that uses it (make_hardlink).
+		HardlinkTarget: pe.GetHardlinkTarget(),
 	}
 	switch {
 	case pe.GetType() != dirsyncv1.EntryType_ENTRY_TYPE_UNSPECIFIED && e.Type == 0:

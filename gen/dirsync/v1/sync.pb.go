@@ -232,9 +232,15 @@ type Entry struct {
 	// other types.
 	LinkTarget string `protobuf:"bytes,6,opt,name=link_target,json=linkTarget,proto3" json:"link_target,omitempty"`
 	// SHA-256 of a regular file's content: 32 bytes, or empty when unknown.
-	Sha256        []byte `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sha256 []byte `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// For a regular file hard-linked to files listed before it: the path of
+	// the first of them in path order, the primary of its link set, whose
+	// inode it shares. Empty for the primary and for every other entry. A
+	// tree's link sets are found among the entries of one listing, so a
+	// listing of some subtrees shows only the links within them.
+	HardlinkTarget string `protobuf:"bytes,40,opt,name=hardlink_target,json=hardlinkTarget,proto3" json:"hardlink_target,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Entry) Reset() {
@@ -314,6 +320,13 @@ func (x *Entry) GetSha256() []byte {
 		return x.Sha256
 	}
 	return nil
+}
+
+func (x *Entry) GetHardlinkTarget() string {
+	if x != nil {
+		return x.HardlinkTarget
+	}
+	return ""
 }
 
 // StatusRequest asks for the server's status.
@@ -855,6 +868,7 @@ type Change struct {
 	//	*Change_Symlink
 	//	*Change_SetMetadata
 	//	*Change_CopyContent
+	//	*Change_MakeHardlink
 	Action        isChange_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -942,6 +956,15 @@ func (x *Change) GetCopyContent() *Entry {
 	return nil
 }
 
+func (x *Change) GetMakeHardlink() *Entry {
+	if x != nil {
+		if x, ok := x.Action.(*Change_MakeHardlink); ok {
+			return x.MakeHardlink
+		}
+	}
+	return nil
+}
+
 type isChange_Action interface {
 	isChange_Action()
 }
@@ -978,6 +1001,15 @@ type Change_CopyContent struct {
 	CopyContent *Entry `protobuf:"bytes,5,opt,name=copy_content,json=copyContent,proto3,oneof"`
 }
 
+type Change_MakeHardlink struct {
+	// Make this entry's path a hard link to the regular file at its
+	// hardlink_target, replacing any non-directory there, so that the
+	// two share their content, mode and mtime. The target must be a
+	// regular file under the root, not reached through a symlink; its
+	// result's code is NOT_FOUND (5) when there is none.
+	MakeHardlink *Entry `protobuf:"bytes,40,opt,name=make_hardlink,json=makeHardlink,proto3,oneof"`
+}
+
 func (*Change_Delete) isChange_Action() {}
 
 func (*Change_MakeDirectory) isChange_Action() {}
@@ -987,6 +1019,8 @@ func (*Change_Symlink) isChange_Action() {}
 func (*Change_SetMetadata) isChange_Action() {}
 
 func (*Change_CopyContent) isChange_Action() {}
+
+func (*Change_MakeHardlink) isChange_Action() {}
 
 // ApplyChangesResponse reports the outcome of every change of a batch.
 type ApplyChangesResponse struct {
@@ -2332,7 +2366,7 @@ var File_dirsync_v1_sync_proto protoreflect.FileDescriptor
 const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"\x15dirsync/v1/sync.proto\x12\n" +
-	"dirsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n" +
+	"dirsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.dirsync.v1.EntryTypeR\x04type\x12\x12\n" +
@@ -2341,7 +2375,8 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\bmtime_ns\x18\x05 \x01(\x03R\amtimeNs\x12\x1f\n" +
 	"\vlink_target\x18\x06 \x01(\tR\n" +
 	"linkTarget\x12\x16\n" +
-	"\x06sha256\x18\a \x01(\fR\x06sha256\"9\n" +
+	"\x06sha256\x18\a \x01(\fR\x06sha256\x12'\n" +
+	"\x0fhardlink_target\x18( \x01(\tR\x0ehardlinkTarget\"9\n" +
 	"\rStatusRequest\x12(\n" +
 	"\x10omit_tree_counts\x18\x01 \x01(\bR\x0eomitTreeCounts\"\x84\a\n" +
 	"\x0eStatusResponse\x12\x12\n" +
@@ -2385,13 +2420,14 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\vdrops_setid\x18\x02 \x01(\bR\n" +
 	"dropsSetid\"C\n" +
 	"\x13ApplyChangesRequest\x12,\n" +
-	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\"\x87\x02\n" +
+	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\"\xc1\x02\n" +
 	"\x06Change\x12\x18\n" +
 	"\x06delete\x18\x01 \x01(\tH\x00R\x06delete\x12:\n" +
 	"\x0emake_directory\x18\x02 \x01(\v2\x11.dirsync.v1.EntryH\x00R\rmakeDirectory\x12-\n" +
 	"\asymlink\x18\x03 \x01(\v2\x11.dirsync.v1.EntryH\x00R\asymlink\x126\n" +
 	"\fset_metadata\x18\x04 \x01(\v2\x11.dirsync.v1.EntryH\x00R\vsetMetadata\x126\n" +
-	"\fcopy_content\x18\x05 \x01(\v2\x11.dirsync.v1.EntryH\x00R\vcopyContentB\b\n" +
+	"\fcopy_content\x18\x05 \x01(\v2\x11.dirsync.v1.EntryH\x00R\vcopyContent\x128\n" +
+	"\rmake_hardlink\x18( \x01(\v2\x11.dirsync.v1.EntryH\x00R\fmakeHardlinkB\b\n" +
 	"\x06action\"J\n" +
 	"\x14ApplyChangesResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.dirsync.v1.ChangeResultR\aresults\"q\n" +
@@ -2575,42 +2611,43 @@ var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	3,  // 8: dirsync.v1.Change.symlink:type_name -> dirsync.v1.Entry
 	3,  // 9: dirsync.v1.Change.set_metadata:type_name -> dirsync.v1.Entry
 	3,  // 10: dirsync.v1.Change.copy_content:type_name -> dirsync.v1.Entry
-	12, // 11: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
-	15, // 12: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
-	18, // 13: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
-	21, // 14: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
-	17, // 15: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
-	18, // 16: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
-	21, // 17: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
-	3,  // 18: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
-	20, // 19: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
-	19, // 20: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
-	23, // 21: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
-	22, // 22: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
-	24, // 23: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
-	29, // 24: dirsync.v1.WatchChangesResponse.events:type_name -> dirsync.v1.ChangeEvent
-	1,  // 25: dirsync.v1.ChangeEvent.kind:type_name -> dirsync.v1.ChangeKind
-	2,  // 26: dirsync.v1.ChangeEvent.origin:type_name -> dirsync.v1.ChangeOrigin
-	30, // 27: dirsync.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
-	4,  // 28: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
-	7,  // 29: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
-	9,  // 30: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
-	13, // 31: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
-	16, // 32: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
-	25, // 33: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
-	27, // 34: dirsync.v1.SyncService.WatchChanges:input_type -> dirsync.v1.WatchChangesRequest
-	5,  // 35: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
-	8,  // 36: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
-	11, // 37: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
-	14, // 38: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
-	24, // 39: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
-	26, // 40: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
-	28, // 41: dirsync.v1.SyncService.WatchChanges:output_type -> dirsync.v1.WatchChangesResponse
-	35, // [35:42] is the sub-list for method output_type
-	28, // [28:35] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	3,  // 11: dirsync.v1.Change.make_hardlink:type_name -> dirsync.v1.Entry
+	12, // 12: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
+	15, // 13: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
+	18, // 14: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
+	21, // 15: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
+	17, // 16: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
+	18, // 17: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
+	21, // 18: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
+	3,  // 19: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
+	20, // 20: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
+	19, // 21: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
+	23, // 22: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
+	22, // 23: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
+	24, // 24: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
+	29, // 25: dirsync.v1.WatchChangesResponse.events:type_name -> dirsync.v1.ChangeEvent
+	1,  // 26: dirsync.v1.ChangeEvent.kind:type_name -> dirsync.v1.ChangeKind
+	2,  // 27: dirsync.v1.ChangeEvent.origin:type_name -> dirsync.v1.ChangeOrigin
+	30, // 28: dirsync.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
+	4,  // 29: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
+	7,  // 30: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
+	9,  // 31: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
+	13, // 32: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
+	16, // 33: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
+	25, // 34: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
+	27, // 35: dirsync.v1.SyncService.WatchChanges:input_type -> dirsync.v1.WatchChangesRequest
+	5,  // 36: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
+	8,  // 37: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
+	11, // 38: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
+	14, // 39: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
+	24, // 40: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
+	26, // 41: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
+	28, // 42: dirsync.v1.SyncService.WatchChanges:output_type -> dirsync.v1.WatchChangesResponse
+	36, // [36:43] is the sub-list for method output_type
+	29, // [29:36] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_dirsync_v1_sync_proto_init() }
@@ -2624,6 +2661,7 @@ func file_dirsync_v1_sync_proto_init() {
 		(*Change_Symlink)(nil),
 		(*Change_SetMetadata)(nil),
 		(*Change_CopyContent)(nil),
+		(*Change_MakeHardlink)(nil),
 	}
 	file_dirsync_v1_sync_proto_msgTypes[18].OneofWrappers = []any{
 		(*DeltaOp_Copy)(nil),
