@@ -86,8 +86,17 @@ func (p Plan) String() string {
 // ignored. A directory on both sides goes to SetMeta when its mode or mtime
 // differs. An entry whose type changes is deleted remotely and created
 // anew; the contents of a replaced remote directory are not listed apart.
+// A file with a HardlinkTarget goes to Link unless the remote file has the
+// same one, size and mtime and its primary is not sent; a file without
+// one whose remote file has one goes to Send, to break that link.
 func Diff(local, remote Manifest) Plan {
 	var d differ
+	for i := range local {
+		if local[i].HardlinkTarget != "" {
+			d.sent = make(map[string]bool)
+			break
+		}
+	}
 	if len(remote) == 0 {
 		d.sizeForCopy(local)
 	} else {

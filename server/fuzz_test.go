@@ -161,6 +161,8 @@ func seedChanges() []*dirsyncv1.ApplyChangesRequest {
 			{Action: &dirsyncv1.Change_Symlink{Symlink: entry(p, link)}},
 			{Action: &dirsyncv1.Change_SetMetadata{SetMetadata: entry(p, 0)}},
 			{Action: &dirsyncv1.Change_CopyContent{CopyContent: entry(p, file)}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: p, Type: file, HardlinkTarget: "base"}}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", Type: file, HardlinkTarget: p}}},
 		}})
 	}
 	// Swap a directory for a link out of the root, then go through it.
@@ -169,6 +171,7 @@ func seedChanges() []*dirsyncv1.ApplyChangesRequest {
 		{Action: &dirsyncv1.Change_MakeDirectory{MakeDirectory: entry("d/secret", dir)}},
 		{Action: &dirsyncv1.Change_CopyContent{CopyContent: entry("d/x", file)}},
 		{Action: &dirsyncv1.Change_Delete{Delete: "d/secret"}},
+		{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", HardlinkTarget: "d/x"}}},
 		{},
 	}})
 	return reqs
