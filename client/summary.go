@@ -99,10 +99,14 @@ func (s Summary) String() string {
 	if s.SetidDropped > 0 {
 		setid = fmt.Sprintf("; the server dropped set-id bits of %d entries", s.SetidDropped)
 	}
-	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s), deleted %d%s, unchanged %d, failed %d, skipped %d; "+
+	links := ""
+	if s.HardLinks > 0 {
+		links = fmt.Sprintf(", hard-linked %d", s.HardLinks)
+	}
+	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s)%s, deleted %d%s, unchanged %d, failed %d, skipped %d; "+
 		"%s on the wire for %s in %d files, speedup %.2f, %s%s",
 		s.Sent, formatBytes(s.LiteralBytes), formatBytes(s.MatchedBytes), resumed, s.Deduplicated, formatBytes(s.DedupBytes),
-		s.Deleted, held, s.Unchanged, s.Failed, s.Skipped(), formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
+		links, s.Deleted, held, s.Unchanged, s.Failed, s.Skipped(), formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
 		s.Speedup(), s.Duration.Round(time.Millisecond), setid)
 }
 
