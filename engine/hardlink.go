@@ -1,5 +1,7 @@
 package engine
 
+import "io/fs"
+
 // GroupHardLinks sets the HardlinkTarget of the regular files of m, which
 // must be sorted, that a scan found to share an inode: within each such
 // set, the first file in path order is the primary and keeps an empty
@@ -24,6 +26,13 @@ func GroupHardLinks(m Manifest) {
 			e.HardlinkTarget = ""
 		}
 	}
+}
+
+// HardLinked reports whether info, from lstat, describes a regular file
+// with more than one link.
+func HardLinked(info fs.FileInfo) bool {
+	_, ok := linkIDOf(info)
+	return ok
 }
 
 // HasHardLinks reports whether m holds a file that a scan found to have

@@ -61,9 +61,16 @@ func (s *Server) copyContent(parent *os.Root, e engine.Entry) (int64, error) {
 // errStaleSource when the content differs.
 func (s *Server) sameContent(parent *os.Root, e engine.Entry) (int64, error) {
 	name := path.Base(e.Path)
-	if info, err := parent.Lstat(name); err != nil || !info.Mode().IsRegular() {
+	info, err := parent.Lstat(name)
+	if err != nil || !info.Mode().IsRegular() {
 		s.index.remove(e.Path)
 		return 0, fmt.Errorf("check %q: %w", e.Path, errStaleSource)
+	}
+	if engine.HardLinked(info) {
+		// The client sends a file that has the content already when
+		// it is not linked locally as it is here: only a new copy
+		// breaks the link.
+		return 0, fmt.Errorf("check %q: shares its inode with another file", e.Path)
 	}
 	f, err := parent.Open(name)
 	if err != nil {

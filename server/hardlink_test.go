@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -129,5 +130,33 @@ func TestManifestHardlinkTargets(t *testing.T) {
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("manifest(%q) links %q, want %q", tt.scopes, got, tt.want)
 		}
+	}
+}
+
+// TestCopyContentBreaksLink checks that copy_content of a file linked on
+// the server, but not on the client, makes it a file of its own: its
+// content is already right, but only a new copy ends the link.
+func TestCopyContentBreaksLink(t *testing.T) {
+	root := t.TempDir()
+	content := []byte("shared content")
+	writeFile(t, root, "a", content)
+	if err := os.Link(filepath.Join(root, "a"), filepath.Join(root, "b")); err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(t, root, protocols[0])
+	mtime := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	r := env.applyChanges(t, copyChange(fileEntry("b", content, 0o600, mtime)))[0]
+	if r.GetCode() != 0 {
+		t.Fatalf("copy content: %s: %s", codeName(r.GetCode()), r.GetMessage())
+	}
+	if sameInode(t, root, "a", "b") {
+		t.Error("b is still a link to a")
+	}
+	info, err := os.Stat(filepath.Join(root, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() == 0o600 || info.ModTime().Equal(mtime) {
+		t.Errorf("a got b's metadata: %v %v", info.Mode(), info.ModTime())
 	}
 }

@@ -139,6 +139,41 @@ func TestHardLinksMirrored(t *testing.T) {
 	syncOnce(t, src, s)
 	requireMirror(t, src, dst)
 	requireLinkSets(t, src, dst)
+
+	// A link replaced by a copy with the same content and mtime is a
+	// file of its own on the server too: a mode set on the other file
+	// leaves it alone.
+	unlinkCopy(t, src, "d2/c")
+	syncOnce(t, src, s)
+	requireLinkSets(t, src, dst)
+	if err := os.Chmod(filepath.Join(src, "d1/b"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syncOnce(t, src, s)
+	requireMirror(t, src, dst)
+	requireLinkSets(t, src, dst)
+}
+
+// unlinkCopy replaces the file rel under root by a copy of it with the
+// same content, mode and mtime, which shares no inode.
+func unlinkCopy(t *testing.T, root, rel string) {
+	t.Helper()
+	name := filepath.Join(root, rel)
+	info, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, root, rel, data, info.Mode().Perm())
+	if err := os.Chtimes(name, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestHardLinksWatch checks that watch mode mirrors an edit made through

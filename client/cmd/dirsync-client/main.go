@@ -44,9 +44,11 @@ const usageText = `Usage: dirsync-client [flags]
 
 dirsync-client keeps a directory on a dirsync server an exact mirror of a
 local directory: files, directories, symlinks, permissions and modification
-times. It sends only what changed: content the server already holds is
-copied there, changed files travel as rsync-like deltas, and the rest is
-compressed on the wire. By default it syncs once, then watches the directory
+times, hard links (as rsync -H: a set's content goes once, and the server
+links its files as they are linked here) and holes of sparse files (as
+rsync -S: they stay holes, and do not cross the wire). It sends only what
+changed: content the server already holds is copied there, changed files
+travel as rsync-like deltas, and the rest is compressed on the wire. By default it syncs once, then watches the directory
 and syncs every change within milliseconds, reconnecting if the server goes
 away. It keeps the server's copy right too: a file changed, removed or added
 there behind the server's back is put back within a second (the server
