@@ -19,11 +19,21 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: demo
+# The client starts only once this server has said it listens, in its own
+# log: a port held by another program fails the demo with the server's
+# message instead of leaving the client retrying against a stranger.
 demo: build ## Run a server on ./dirsync_to and a client watching ./dirsync_from (Ctrl-C stops both).
 	@mkdir -p dirsync_from dirsync_to
-	@./bin/dirsync-server --root dirsync_to & server=$$!; \
-	trap 'kill $$server 2>/dev/null; wait $$server' EXIT; \
-	for i in $$(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break; sleep 0.05; done; \
+	@log=$$(mktemp); \
+	./bin/dirsync-server --root dirsync_to 2>$$log & server=$$!; \
+	trap 'kill $$server $$tail 2>/dev/null; wait $$server 2>/dev/null; rm -f $$log' EXIT; \
+	for i in $$(seq 600); do \
+		grep -q 'msg=listening' $$log && break; \
+		if ! kill -0 $$server 2>/dev/null; then cat $$log >&2; echo "demo: dirsync-server did not start" >&2; exit 1; fi; \
+		sleep 0.05; \
+	done; \
+	if ! grep -q 'msg=listening' $$log; then cat $$log >&2; echo "demo: dirsync-server did not start listening in 30 s" >&2; exit 1; fi; \
+	tail -n +1 -f $$log >&2 & tail=$$!; \
 	./bin/dirsync-client --dir dirsync_from
 
 .PHONY: generate

@@ -89,16 +89,20 @@ func changePath(ch *dirsyncv1.Change) string {
 	switch a := ch.GetAction().(type) {
 	case *dirsyncv1.Change_Delete:
 		return a.Delete
+	case *dirsyncv1.Change_RawDelete:
+		return string(a.RawDelete)
 	case *dirsyncv1.Change_MakeDirectory:
-		return a.MakeDirectory.GetPath()
+		return entryPath(a.MakeDirectory)
 	case *dirsyncv1.Change_Symlink:
-		return a.Symlink.GetPath()
+		return entryPath(a.Symlink)
 	case *dirsyncv1.Change_SetMetadata:
-		return a.SetMetadata.GetPath()
+		return entryPath(a.SetMetadata)
 	case *dirsyncv1.Change_CopyContent:
-		return a.CopyContent.GetPath()
+		return entryPath(a.CopyContent)
 	case *dirsyncv1.Change_MakeHardlink:
-		return a.MakeHardlink.GetPath()
+		return entryPath(a.MakeHardlink)
+	case *dirsyncv1.Change_MakeSpecial:
+		return entryPath(a.MakeSpecial)
 	}
 	return ""
 }

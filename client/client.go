@@ -51,12 +51,18 @@ type Client struct {
 	// it clears setuid, setgid and sticky bits: plans then compare modes
 	// without them, or every pass would find them different.
 	dropsSetid atomic.Bool
+	// remoteRoot is the server's root directory as the last manifest
+	// described it, nil before one did; see [pass.syncRoot].
+	remoteRoot atomic.Pointer[engine.Entry]
 	// pollEvery is how often watch mode rescans the directories it cannot
 	// watch.
 	pollEvery time.Duration
 	// held names the deletions the last pass that had any held back (see
 	// [Client.reportHold]); nil when none are held.
 	held []string
+	// deleted tallies what recent passes deleted, for the default rule
+	// of [Options.checkDeletes].
+	deleted deleteTally
 	// overlapChecked is set once the server's root was compared with
 	// the directory (see [Client.checkOverlap]); skipDirs are the
 	// directories left out because the server's root lies there.

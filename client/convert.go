@@ -10,15 +10,16 @@ import (
 // entryToProto converts an engine entry to its wire form.
 func entryToProto(e engine.Entry) *dirsyncv1.Entry {
 	p := &dirsyncv1.Entry{
-		Path:       e.Path,
-		Type:       dirsyncv1.EntryType(e.Type),
-		Mode:       e.Mode,
-		Size:       e.Size,
-		MtimeNs:    e.MtimeNs,
-		LinkTarget: e.LinkTarget,
-
-		HardlinkTarget: e.HardlinkTarget,
+		Type:        dirsyncv1.EntryType(e.Type),
+		Mode:        e.Mode,
+		Size:        e.Size,
+		MtimeNs:     e.MtimeNs,
+		DeviceMajor: e.DevMajor,
+		DeviceMinor: e.DevMinor,
 	}
+	p.Path, p.RawPath = engine.WirePath(e.Path)
+	p.LinkTarget, p.RawLinkTarget = engine.WirePath(e.LinkTarget)
+	p.HardlinkTarget, p.RawHardlinkTarget = engine.WirePath(e.HardlinkTarget)
 	if e.HasSHA256 {
 		p.Sha256 = e.SHA256[:]
 	}
@@ -40,18 +41,38 @@ func entryFromProto(p *dirsyncv1.Entry) (engine.Entry, error) {
 		t = engine.TypeDir
 	case dirsyncv1.EntryType_ENTRY_TYPE_SYMLINK:
 		t = engine.TypeSymlink
+	case dirsyncv1.EntryType_ENTRY_TYPE_FIFO:
+		t = engine.TypeFIFO
+	case dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE:
+		t = engine.TypeCharDev
+	case dirsyncv1.EntryType_ENTRY_TYPE_BLOCK_DEVICE:
+		t = engine.TypeBlockDev
 	default:
-		return engine.Entry{}, fmt.Errorf("entry %q: unknown type %d", p.GetPath(), p.GetType())
+		return engine.Entry{}, fmt.Errorf("entry %q: unknown type %d", entryPath(p), p.GetType())
+	}
+	path, err := engine.PathFromWire("path", p.GetPath(), p.GetRawPath())
+	if err != nil {
+		return engine.Entry{}, err
+	}
+	target, err := engine.PathFromWire("link_target", p.GetLinkTarget(), p.GetRawLinkTarget())
+	if err != nil {
+		return engine.Entry{}, fmt.Errorf("entry %q: %w", path, err)
+	}
+	hardlink, err := engine.PathFromWire("hardlink_target", p.GetHardlinkTarget(), p.GetRawHardlinkTarget())
+	if err != nil {
+		return engine.Entry{}, fmt.Errorf("entry %q: %w", path, err)
 	}
 	e := engine.Entry{
-		Path:       p.GetPath(),
+		Path:       path,
 		Type:       t,
 		Mode:       p.GetMode(),
 		Size:       p.GetSize(),
 		MtimeNs:    p.GetMtimeNs(),
-		LinkTarget: p.GetLinkTarget(),
+		LinkTarget: target,
+		DevMajor:   p.GetDeviceMajor(),
+		DevMinor:   p.GetDeviceMinor(),
 
-		HardlinkTarget: p.GetHardlinkTarget(),
+		HardlinkTarget: hardlink,
 	}
 	switch len(p.GetSha256()) {
 	case 0:
@@ -59,7 +80,38 @@ func entryFromProto(p *dirsyncv1.Entry) (engine.Entry, error) {
 		copy(e.SHA256[:], p.GetSha256())
 		e.HasSHA256 = true
 	default:
-		return engine.Entry{}, fmt.Errorf("entry %q: sha256 of %d bytes", p.GetPath(), len(p.GetSha256()))
+		return engine.Entry{}, fmt.Errorf("entry %q: sha256 of %d bytes", path, len(p.GetSha256()))
 	}
 	return e, nil
+}
+
+// entryPath returns the path of the wire entry p, from whichever field
+// holds it, for messages.
+func entryPath(p *dirsyncv1.Entry) string {
+	if raw := p.GetRawPath(); len(raw) > 0 {
+		return string(raw)
+	}
+	return p.GetPath()
+}
+
+// namedPath returns the path a message of the server names in its path
+// field and that field's raw twin.
+func namedPath(m interface {
+	GetPath() string
+	GetRawPath() []byte
+}) string {
+	if raw := m.GetRawPath(); len(raw) > 0 {
+		return string(raw)
+	}
+	return m.GetPath()
+}
+
+// deleteChange returns the change that deletes path, in the raw field
+// when path is not UTF-8.
+func deleteChange(path string) *dirsyncv1.Change {
+	text, raw := engine.WirePath(path)
+	if raw != nil {
+		return &dirsyncv1.Change{Action: &dirsyncv1.Change_RawDelete{RawDelete: raw}}
+	}
+	return &dirsyncv1.Change{Action: &dirsyncv1.Change_Delete{Delete: text}}
 }

@@ -76,8 +76,10 @@ func plural(n int, noun string) string {
 
 // checkDeletes applies the deletion rules of the options to a plan whose
 // deletions remove n entries, of which lost are not made again elsewhere
-// by the plan (see [countLost]). total is the number of entries the
-// server holds, -1 when the pass did not list the whole tree; empties
+// by the plan (see [countLost]). recent counts what earlier passes lost
+// within [deleteWindow] (see [deleteTally]). total is the number of
+// entries the server holds, -1 when the pass did not list the whole tree;
+// empties
 // says that the plan leaves the server's tree empty. It returns the hold,
 // nil when the deletions may go, and whether the pass must list the whole
 // tree to decide (a scoped pass knows neither the total nor whether the
@@ -85,8 +87,11 @@ func plural(n int, noun string) string {
 //
 // An explicit Options.MaxDelete bounds n, as rsync's --max-delete does.
 // The default rule bounds lost instead: renaming a directory that holds
-// most of the tree deletes most of it, but loses nothing.
-func (o Options) checkDeletes(n, lost, total int, empties bool) (hold *DeleteHold, needTotal bool) {
+// most of the tree deletes most of it, but loses nothing. It adds recent
+// to lost, and weighs the sum against the tree as it was before those
+// earlier deletions, so that many small passes cannot remove what one
+// pass could not.
+func (o Options) checkDeletes(n, lost, recent, total int, empties bool) (hold *DeleteHold, needTotal bool) {
 	if n == 0 {
 		return nil, false
 	}
@@ -107,14 +112,18 @@ func (o Options) checkDeletes(n, lost, total int, empties bool) (hold *DeleteHol
 		return &DeleteHold{Entries: n, ServerEntries: max(total, 0),
 			Reason: fmt.Sprintf("that is more than --max-delete %d", o.MaxDelete),
 			Hint:   fmt.Sprintf("if that is intended, run once with --max-delete %d (or -1 for no limit)", n)}, false
-	case o.MaxDelete == MaxDeleteAuto && lost > AutoDeleteFloor && !(empties && o.AllowEmpty):
+	case o.MaxDelete == MaxDeleteAuto && lost > 0 && lost+recent > AutoDeleteFloor && !(empties && o.AllowEmpty):
 		if total < 0 {
 			return nil, true
 		}
-		if 2*lost > total {
-			return &DeleteHold{Entries: n, ServerEntries: total,
-				Reason: fmt.Sprintf("%d of them are not moved elsewhere, more than half of the %d entries the server holds", lost, total),
-				Hint:   fmt.Sprintf("if that is intended, run once with --max-delete %d (or -1 for no limit)", n)}, false
+		if 2*(lost+recent) > total+recent {
+			reason := fmt.Sprintf("%d of them are not moved elsewhere, more than half of the %d entries the server holds", lost, total)
+			if recent > 0 {
+				reason = fmt.Sprintf("%d of them are not moved elsewhere; with the %d deleted in the last %s, more than half of the %d entries the server held",
+					lost, recent, deleteWindow, total+recent)
+			}
+			return &DeleteHold{Entries: n, ServerEntries: total, Reason: reason,
+				Hint: fmt.Sprintf("if that is intended, run once with --max-delete %d (or -1 for no limit)", n)}, false
 		}
 	}
 	return nil, false
@@ -221,7 +230,8 @@ func withoutDeletes(plan engine.Plan) engine.Plan {
 			links = append(links, e)
 		}
 	}
-	return engine.Plan{Mkdir: keep(plan.Mkdir), Send: send, Symlink: keep(plan.Symlink), Link: links, SetMeta: keep(plan.SetMeta)}
+	return engine.Plan{Mkdir: keep(plan.Mkdir), Send: send, Symlink: keep(plan.Symlink), Link: links,
+		Special: keep(plan.Special), SetMeta: keep(plan.SetMeta)}
 }
 
 // rootEmpty reports whether the local root holds nothing the ignore rules

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirsync/dirsync/engine"
 )
@@ -18,29 +19,35 @@ func TestCheckDeletes(t *testing.T) {
 		name      string
 		opts      Options
 		n, total  int
+		recent    int // lost by earlier passes within the window
 		empties   bool
 		moved     bool   // everything deleted is made again elsewhere
 		wantHold  string // part of the reason; "" for no hold
 		needTotal bool
 	}{
-		{"nothing to delete", Options{}, 0, 100, true, false, "", false},
-		{"empties the tree", Options{}, 3, 3, true, false, "empty the server's tree", false},
-		{"empties one entry", Options{}, 1, 1, true, false, "empty the server's tree", false},
-		{"empties, allowed", Options{AllowEmpty: true}, 500, 500, true, false, "", false},
-		{"empties, allowed, but over an explicit bound", Options{AllowEmpty: true, MaxDelete: 100}, 500, 500, true, false, "--max-delete 100", false},
-		{"empties, unlimited is not enough", Options{MaxDelete: MaxDeleteUnlimited}, 5, 5, true, false, "empty the server's tree", false},
-		{"scoped pass that may empty", Options{}, 1, -1, true, false, "", true},
-		{"at the floor", Options{}, floor, floor + 1, false, false, "", false},
-		{"over the floor, over half", Options{}, floor + 1, 2*floor + 1, false, false, "more than half", false},
-		{"over the floor, exactly half", Options{}, floor + 1, 2*floor + 2, false, false, "", false},
-		{"over the floor, scoped", Options{}, floor + 1, -1, false, false, "", true},
-		{"over the floor, over half, but moved", Options{}, floor + 1, 2*floor + 1, false, true, "", false},
-		{"moved, but over an explicit bound", Options{MaxDelete: 5}, 6, 100, false, true, "--max-delete 5", false},
-		{"unlimited", Options{MaxDelete: MaxDeleteUnlimited}, 1000, 1001, false, false, "", false},
-		{"none", Options{MaxDelete: MaxDeleteNone}, 1, 1000, false, false, "forbids", false},
-		{"explicit bound, within", Options{MaxDelete: 50}, 50, 51, false, false, "", false},
-		{"explicit bound, over", Options{MaxDelete: 50}, 51, 1000, false, false, "--max-delete 50", false},
-		{"explicit bound, scoped", Options{MaxDelete: 50}, 51, -1, false, false, "--max-delete 50", false},
+		{"nothing to delete", Options{}, 0, 100, 0, true, false, "", false},
+		{"empties the tree", Options{}, 3, 3, 0, true, false, "empty the server's tree", false},
+		{"empties one entry", Options{}, 1, 1, 0, true, false, "empty the server's tree", false},
+		{"empties, allowed", Options{AllowEmpty: true}, 500, 500, 0, true, false, "", false},
+		{"empties, allowed, but over an explicit bound", Options{AllowEmpty: true, MaxDelete: 100}, 500, 500, 0, true, false, "--max-delete 100", false},
+		{"empties, unlimited is not enough", Options{MaxDelete: MaxDeleteUnlimited}, 5, 5, 0, true, false, "empty the server's tree", false},
+		{"scoped pass that may empty", Options{}, 1, -1, 0, true, false, "", true},
+		{"at the floor", Options{}, floor, floor + 1, 0, false, false, "", false},
+		{"over the floor, over half", Options{}, floor + 1, 2*floor + 1, 0, false, false, "more than half", false},
+		{"over the floor, exactly half", Options{}, floor + 1, 2*floor + 2, 0, false, false, "", false},
+		{"over the floor, scoped", Options{}, floor + 1, -1, 0, false, false, "", true},
+		{"over the floor, over half, but moved", Options{}, floor + 1, 2*floor + 1, 0, false, true, "", false},
+		{"moved, but over an explicit bound", Options{MaxDelete: 5}, 6, 100, 0, false, true, "--max-delete 5", false},
+		{"unlimited", Options{MaxDelete: MaxDeleteUnlimited}, 1000, 1001, 0, false, false, "", false},
+		{"none", Options{MaxDelete: MaxDeleteNone}, 1, 1000, 0, false, false, "forbids", false},
+		{"explicit bound, within", Options{MaxDelete: 50}, 50, 51, 0, false, false, "", false},
+		{"explicit bound, over", Options{MaxDelete: 50}, 51, 1000, 0, false, false, "--max-delete 50", false},
+		{"explicit bound, scoped", Options{MaxDelete: 50}, 51, -1, 0, false, false, "--max-delete 50", false},
+		{"small, but with recent deletions over half", Options{}, 5, 30, 30, false, false, "in the last", false},
+		{"small, recent deletions under half", Options{}, 5, 100, 20, false, false, "", false},
+		{"small, recent deletions, scoped", Options{}, 5, -1, 30, false, false, "", true},
+		{"recent deletions, this pass loses nothing", Options{}, 5, 30, 30, false, true, "", false},
+		{"recent deletions, explicit bound rules", Options{MaxDelete: 50}, 5, 1000, 10, false, false, "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,7 +55,7 @@ func TestCheckDeletes(t *testing.T) {
 			if tc.moved {
 				lost = 0
 			}
-			hold, needTotal := tc.opts.checkDeletes(tc.n, lost, tc.total, tc.empties)
+			hold, needTotal := tc.opts.checkDeletes(tc.n, lost, tc.recent, tc.total, tc.empties)
 			if needTotal != tc.needTotal {
 				t.Errorf("needTotal = %v, want %v", needTotal, tc.needTotal)
 			}
@@ -250,6 +257,31 @@ func TestCountLost(t *testing.T) {
 	for _, tc := range cases {
 		if got := countLost(tc.plan, remote); got != tc.want {
 			t.Errorf("%s: countLost = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDeleteTally(t *testing.T) {
+	var tally deleteTally
+	t0 := time.Unix(1_000_000, 0)
+	tally.add(t0, 7)
+	if got := tally.recent(t0); got != 7 {
+		t.Errorf("recent(t0) = %d, want 7", got)
+	}
+	tally.add(t0.Add(10*time.Second), 0) // nothing lost: not recorded
+	tally.add(t0.Add(30*time.Second), 5)
+	cases := []struct {
+		at   time.Duration
+		want int
+	}{
+		{30 * time.Second, 12},
+		{deleteWindow, 12},
+		{deleteWindow + time.Second, 5},
+		{30*time.Second + deleteWindow + time.Second, 0},
+	}
+	for _, tc := range cases {
+		if got := tally.recent(t0.Add(tc.at)); got != tc.want {
+			t.Errorf("recent(t0+%v) = %d, want %d", tc.at, got, tc.want)
 		}
 	}
 }

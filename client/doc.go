@@ -4,8 +4,12 @@
 // A [Client] talks to the server's dirsync.v1.SyncService over Connect's gRPC
 // protocol on cleartext HTTP/2 (h2c). One sync pass ([Client.SyncOnce])
 // scans the local tree, fetches the server's manifest, diffs the two with
-// the engine and applies the plan: deletions, directories, file contents
-// and symlinks, then metadata. File contents travel in one of three ways,
+// the engine and applies the plan: deletions, directories, file contents,
+// symlinks and special files (named pipes; devices where the server runs
+// as root and allows them), then metadata, and last the root directory's
+// own mode and mtime, as rsync -a does. Every name Linux allows is
+// mirrored: a path that is not UTF-8 travels in the raw_path fields,
+// which protobuf strings cannot stand in for. File contents travel in one of three ways,
 // cheapest first: not at all when the server already holds the content
 // anywhere (ApplyChanges copy_content), as an rsync-like delta against the
 // server's old copy, or as literal bytes; the holes of a sparse file,

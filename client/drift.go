@@ -115,7 +115,7 @@ func (f *driftFeed) run(ctx context.Context) {
 // handle queues the paths that drifted.
 func (f *driftFeed) handle(evs []*dirsyncv1.ChangeEvent) {
 	for _, ev := range evs {
-		p := ev.GetPath()
+		p := namedPath(ev)
 		switch {
 		case ev.GetKind() == dirsyncv1.ChangeKind_CHANGE_KIND_RESYNC:
 			f.c.log.Info("the server lost track of its changes; verifying the whole tree")

@@ -39,6 +39,9 @@ type fakeServer struct {
 
 	mu    sync.Mutex
 	nodes map[string]*fakeNode
+	// root is the root directory's own entry, which every manifest
+	// describes and set_root_metadata changes.
+	root engine.Entry
 	// abortOnce makes the first delta upload of these paths fail with
 	// ABORTED, as if the base changed meanwhile.
 	abortOnce map[string]bool
@@ -78,7 +81,7 @@ func (f *fakeServer) Status(context.Context, *connect.Request[dirsyncv1.StatusRe
 
 // newFakeServer returns an empty fake server.
 func newFakeServer() *fakeServer {
-	return &fakeServer{nodes: make(map[string]*fakeNode), abortOnce: make(map[string]bool), exhaustOnce: make(map[string]bool), uploads: make(map[string]int)}
+	return &fakeServer{root: engine.Entry{Type: engine.TypeDir, Mode: 0o755}, nodes: make(map[string]*fakeNode), abortOnce: make(map[string]bool), exhaustOnce: make(map[string]bool), uploads: make(map[string]int)}
 }
 
 // serve starts f on an h2c test server and returns a client for dir.
@@ -131,18 +134,23 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // GetManifest lists the tree, or the subtrees asked for.
 func (f *fakeServer) GetManifest(_ context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
+	scopes := req.Msg.GetPaths()
+	for _, raw := range req.Msg.GetRawPaths() {
+		scopes = append(scopes, string(raw))
+	}
 	f.mu.Lock()
-	f.manifests = append(f.manifests, req.Msg.GetPaths())
+	f.manifests = append(f.manifests, scopes)
 	var m engine.Manifest
 	for _, n := range f.nodes {
 		m = append(m, n.entry)
 	}
+	root := entryToProto(f.root)
 	f.mu.Unlock()
 	m.Sort()
-	if len(req.Msg.GetPaths()) > 0 {
-		m = m.Subtree(req.Msg.GetPaths()...)
+	if len(scopes) > 0 {
+		m = m.Subtree(scopes...)
 	}
-	resp := &dirsyncv1.GetManifestResponse{}
+	resp := &dirsyncv1.GetManifestResponse{Root: root}
 	for _, e := range m {
 		resp.Entries = append(resp.Entries, entryToProto(e))
 	}
@@ -155,14 +163,22 @@ func (f *fakeServer) ApplyChanges(_ context.Context, req *connect.Request[dirsyn
 	defer f.mu.Unlock()
 	resp := &dirsyncv1.ApplyChangesResponse{}
 	for _, ch := range req.Msg.GetChanges() {
-		r := &dirsyncv1.ChangeResult{Path: changePath(ch)}
+		r := &dirsyncv1.ChangeResult{}
+		r.Path, r.RawPath = engine.WirePath(changePath(ch))
 		switch a := ch.GetAction().(type) {
-		case *dirsyncv1.Change_Delete:
+		case *dirsyncv1.Change_Delete, *dirsyncv1.Change_RawDelete:
 			for p := range f.nodes {
-				if engine.IsWithin(p, a.Delete) {
+				if engine.IsWithin(p, changePath(ch)) {
 					delete(f.nodes, p)
 				}
 			}
+		case *dirsyncv1.Change_MakeSpecial:
+			e, _ := entryFromProto(a.MakeSpecial)
+			f.makeParentsLocked(e.Path)
+			f.nodes[e.Path] = &fakeNode{entry: e}
+		case *dirsyncv1.Change_SetRootMetadata:
+			e, _ := entryFromProto(a.SetRootMetadata)
+			f.root.Mode, f.root.MtimeNs = e.Mode, e.MtimeNs
 		case *dirsyncv1.Change_MakeDirectory:
 			e, _ := entryFromProto(a.MakeDirectory)
 			f.nodes[e.Path] = &fakeNode{entry: e}
@@ -199,7 +215,7 @@ func (f *fakeServer) ApplyChanges(_ context.Context, req *connect.Request[dirsyn
 func (f *fakeServer) GetSignature(_ context.Context, req *connect.Request[dirsyncv1.GetSignatureRequest], stream *connect.ServerStream[dirsyncv1.GetSignatureResponse]) error {
 	f.mu.Lock()
 	f.signatures++
-	n, ok := f.nodes[req.Msg.GetPath()]
+	n, ok := f.nodes[namedPath(req.Msg)]
 	f.mu.Unlock()
 	if !ok || n.entry.Type != engine.TypeFile {
 		return connect.NewError(connect.CodeNotFound, errors.New("no such file"))
@@ -313,7 +329,8 @@ func (f *fakeServer) answer(hdr *dirsyncv1.UploadHeader, ops []engine.Op, lit in
 // SHA-256 sent with the finish, if any.
 func (f *fakeServer) commit(hdr *dirsyncv1.UploadHeader, ops []engine.Op, finishSum []byte) *dirsyncv1.UploadResponse {
 	e, err := entryFromProto(hdr.GetEntry())
-	resp := &dirsyncv1.UploadResponse{Path: e.Path}
+	resp := &dirsyncv1.UploadResponse{}
+	resp.Path, resp.RawPath = engine.WirePath(e.Path)
 	if err == nil && len(finishSum) > 0 {
 		if len(finishSum) != sha256.Size || (e.HasSHA256 && !bytes.Equal(finishSum, e.SHA256[:])) {
 			err = errors.New("bad finish sha256")
@@ -412,7 +429,7 @@ func (f *fakeServer) mirrorProblems(t *testing.T, dir string) []string {
 		if r.Type != l.Type || r.LinkTarget != l.LinkTarget {
 			problems = append(problems, fmt.Sprintf("%q: server has %v %q, want %v %q", l.Path, r.Type, r.LinkTarget, l.Type, l.LinkTarget))
 		}
-		if l.Type != engine.TypeSymlink && (r.Mode != l.Mode || r.MtimeNs != l.MtimeNs) {
+		if r.MtimeNs != l.MtimeNs || l.Type != engine.TypeSymlink && r.Mode != l.Mode {
 			problems = append(problems, fmt.Sprintf("%q: server has mode %o mtime %d, want %o %d", l.Path, r.Mode, r.MtimeNs, l.Mode, l.MtimeNs))
 		}
 		if l.Type == engine.TypeFile {

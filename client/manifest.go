@@ -18,7 +18,17 @@ import (
 func (c *Client) fetchManifest(ctx context.Context, scopes []string) (engine.Manifest, error) {
 	// Hashes stay on the server: the client compares by size and mtime,
 	// and copy_content asks about content.
-	stream, err := c.rpc.GetManifest(ctx, connect.NewRequest(&dirsyncv1.GetManifestRequest{Paths: scopes, OmitSha256: true}))
+	req := &dirsyncv1.GetManifestRequest{OmitSha256: true}
+	for _, s := range scopes {
+		text, raw := engine.WirePath(s)
+		if raw != nil {
+			req.RawPaths = append(req.RawPaths, raw)
+		} else {
+			req.Paths = append(req.Paths, text)
+		}
+	}
+	c.remoteRoot.Store(nil)
+	stream, err := c.rpc.GetManifest(ctx, connect.NewRequest(req))
 	if err != nil {
 		return nil, fmt.Errorf("get manifest: %w", err)
 	}
@@ -26,6 +36,13 @@ func (c *Client) fetchManifest(ctx context.Context, scopes []string) (engine.Man
 	var m engine.Manifest
 	for stream.Receive() {
 		c.dropsSetid.Store(stream.Msg().GetDropsSetid())
+		if r := stream.Msg().GetRoot(); r != nil {
+			root, err := rootFromProto(r)
+			if err != nil {
+				return nil, fmt.Errorf("get manifest: %w", err)
+			}
+			c.remoteRoot.Store(&root)
+		}
 		for _, p := range stream.Msg().GetEntries() {
 			if len(m) >= engine.MaxManifestEntries {
 				return nil, fmt.Errorf("get manifest: more than %d entries", engine.MaxManifestEntries)

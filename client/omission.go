@@ -10,14 +10,14 @@ import (
 
 // An Omission is an item a pass did not mirror.
 type Omission struct {
-	// Path is the item's path relative to the root. A skipped name that
-	// is not valid UTF-8 is kept as it is; quote it to print it.
+	// Path is the item's path relative to the root, "." for the root
+	// itself. A name that is not valid UTF-8 is kept as it is; quote it
+	// to print it.
 	Path string
 	// Reason says why.
 	Reason string
 	// Skipped is true for an item that cannot be mirrored at all (a
-	// device, FIFO or socket, or a name that cannot travel, such as one
-	// with a backslash or invalid UTF-8): the next pass skips it again.
+	// socket): the next pass skips it again.
 	// It is false for an item that failed, which the next pass retries.
 	Skipped bool
 }

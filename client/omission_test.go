@@ -11,19 +11,25 @@ import (
 	"testing"
 )
 
-// TestSyncReportsSkipped checks that the items a pass cannot mirror are in
-// its summary with their reasons, and that ignored ones are not.
+// TestSyncReportsSkipped checks that the items a pass cannot mirror (a
+// socket) are in its summary with their reasons, that ignored ones are
+// not, and that names and types it can mirror are not skipped: a name
+// with a backslash, one that is not UTF-8, a named pipe.
 func TestSyncReportsSkipped(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "ok.txt", []byte("ok"))
 	writeFile(t, dir, `back\slash`, []byte("b"))
-	for _, name := range []string{"fifo", "ignored.fifo"} {
-		if err := syscall.Mkfifo(filepath.Join(dir, name), 0o644); err != nil {
-			t.Fatal(err)
+	writeFile(t, dir, "caf\xe9", []byte("c"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"sock", "ignored.sock"} {
+		if err := syscall.Mknod(filepath.Join(dir, name), syscall.S_IFSOCK|0o644, 0); err != nil {
+			t.Skipf("mknod socket: %v", err)
 		}
 	}
 	f := newFakeServer()
-	c := f.serve(t, dir, func(o *Options) { o.Excludes = []string{"*.fifo"} })
+	c := f.serve(t, dir, func(o *Options) { o.Excludes = []string{"*.sock"} })
 	sum, err := c.SyncOnce(context.Background())
 	if err != nil {
 		t.Fatalf("SyncOnce: %v", err)
@@ -35,10 +41,13 @@ func TestSyncReportsSkipped(t *testing.T) {
 			t.Errorf("omission %+v: want skipped with a reason", o)
 		}
 	}
-	if want := []string{`back\slash`, "fifo"}; !slices.Equal(paths, want) || sum.Skipped() != 2 || sum.Failed != 0 {
+	if want := []string{"sock"}; !slices.Equal(paths, want) || sum.Skipped() != 1 || sum.Failed != 0 {
 		t.Errorf("omitted %q (skipped %d, failed %d), want %q skipped", paths, sum.Skipped(), sum.Failed, want)
 	}
-	if !strings.Contains(sum.String(), "skipped 2") {
+	if sum.Sent != 3 || sum.Specials != 1 {
+		t.Errorf("sent %d files and %d named pipes, want 3 and 1", sum.Sent, sum.Specials)
+	}
+	if !strings.Contains(sum.String(), "skipped 1") {
 		t.Errorf("summary %q does not count the skipped items", sum.String())
 	}
 }

@@ -147,7 +147,8 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 		if scopes != nil {
 			total, empties = -1, c.rootEmpty()
 		}
-		hold, needTotal := c.opts.checkDeletes(countDeleted(plan.Delete, remote), countLost(plan, remote), total, empties)
+		lost, now := countLost(plan, remote), time.Now()
+		hold, needTotal := c.opts.checkDeletes(countDeleted(plan.Delete, remote), lost, c.deleted.recent(now), total, empties)
 		if needTotal {
 			// Only the whole tree tells whether these deletions empty
 			// it or remove most of it.
@@ -162,6 +163,8 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 			slices.SortFunc(hold.Paths, engine.ComparePaths)
 			p.sum.Hold = hold
 			plan = withoutDeletes(plan)
+		} else if !c.opts.DryRun {
+			c.deleted.add(now, lost)
 		}
 	}
 	if c.opts.DryRun {
@@ -192,7 +195,15 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 	if showProgress {
 		p.bar = newProgress(c.opts.Progress, len(plan.Send), sendBytes)
 	}
-	return p.execute(ctx, plan, c.scopeParents(scopes))
+	if err := p.execute(ctx, plan, c.scopeParents(scopes)); err != nil {
+		return err
+	}
+	if p.sum.Hold != nil {
+		// The server's tree is not a mirror while deletions are held:
+		// its root keeps its own times until they are allowed.
+		return nil
+	}
+	return p.syncRoot(ctx, plan)
 }
 
 // scanAndFetch scans the local scopes (nil for the whole tree) and fetches
@@ -333,6 +344,14 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 	if err := p.link(ctx, plan.Link); err != nil {
 		return err
 	}
+	err = p.applyParallel(ctx, "make special file", plan.Special,
+		func(e engine.Entry) *dirsyncv1.Change {
+			return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: entryToProto(e)}}
+		},
+		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.Specials++ })
+	if err != nil {
+		return err
+	}
 	if err := p.delete(ctx, late); err != nil {
 		return err
 	}
@@ -396,6 +415,9 @@ func splitMkdir(plan engine.Plan) (explicit []engine.Entry, implied map[string]b
 	for _, e := range plan.Link {
 		mark(e.Path)
 	}
+	for _, e := range plan.Special {
+		mark(e.Path)
+	}
 	implied = make(map[string]bool)
 	for _, e := range plan.Mkdir {
 		if filled[e.Path] {
@@ -412,7 +434,7 @@ func splitMkdir(plan engine.Plan) (explicit []engine.Entry, implied map[string]b
 func (p *pass) delete(ctx context.Context, dels []engine.Entry) error {
 	return p.applyParallel(ctx, "delete", dels,
 		func(e engine.Entry) *dirsyncv1.Change {
-			return &dirsyncv1.Change{Action: &dirsyncv1.Change_Delete{Delete: e.Path}}
+			return deleteChange(e.Path)
 		},
 		func(e engine.Entry, _ *dirsyncv1.ChangeResult) {
 			p.sum.Deleted++
@@ -446,6 +468,9 @@ func splitDeletes(plan engine.Plan) (early, late []engine.Entry) {
 		mark(e.Path)
 	}
 	for _, e := range plan.Link {
+		mark(e.Path)
+	}
+	for _, e := range plan.Special {
 		mark(e.Path)
 	}
 	for _, d := range plan.Delete {

@@ -31,7 +31,9 @@ func (c *Client) findResume(ctx context.Context, f *os.File, local engine.Entry,
 	if local.Size < resumeMinBytes || c.noPartials.Load() {
 		return nil, nil
 	}
-	resp, err := c.rpc.GetPartial(ctx, connect.NewRequest(&dirsyncv1.GetPartialRequest{Path: local.Path}))
+	req := &dirsyncv1.GetPartialRequest{}
+	req.Path, req.RawPath = engine.WirePath(local.Path)
+	resp, err := c.rpc.GetPartial(ctx, connect.NewRequest(req))
 	switch {
 	case err == nil:
 	case connect.CodeOf(err) == connect.CodeUnimplemented:

@@ -14,9 +14,9 @@ import (
 // with blockSize (0 lets the server choose), and the SHA-256 of that copy.
 // The signature is validated before it is returned.
 func (c *Client) fetchSignature(ctx context.Context, path string, blockSize int) (*engine.Signature, []byte, error) {
-	stream, err := c.rpc.GetSignature(ctx, connect.NewRequest(&dirsyncv1.GetSignatureRequest{
-		Path: path, BlockSize: uint32(blockSize),
-	}))
+	req := &dirsyncv1.GetSignatureRequest{BlockSize: uint32(blockSize)}
+	req.Path, req.RawPath = engine.WirePath(path)
+	stream, err := c.rpc.GetSignature(ctx, connect.NewRequest(req))
 	if err != nil {
 		return nil, nil, fmt.Errorf("get signature: %w", err)
 	}

@@ -28,8 +28,9 @@ type Summary struct {
 	Sent, Deduplicated, Unchanged int
 	// Deleted counts remote entries removed (with their subtrees),
 	// Directories those created, Symlinks those created or replaced,
-	// Metadata the entries whose mode and mtime were set.
-	Deleted, Directories, Symlinks, Metadata int
+	// Specials the named pipes and devices made, Metadata the entries whose mode and
+	// mtime were set (the root directory included).
+	Deleted, Directories, Symlinks, Specials, Metadata int
 	// HardLinks counts files made hard links to another file on the
 	// server, as they are locally, instead of receiving their content.
 	HardLinks int
@@ -69,7 +70,7 @@ type Summary struct {
 // pass that changed nothing and had no failures found the server's tree
 // already a mirror of the local one when it listed it.
 func (s Summary) Changed() bool {
-	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.HardLinks+s.Metadata > 0
+	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.Specials+s.HardLinks+s.Metadata > 0
 }
 
 // Speedup returns rsync's figure of merit: the size of the local files the
@@ -121,6 +122,7 @@ func (s Summary) logAttrs() []any {
 		slog.Int("directories", s.Directories),
 		slog.Int("symlinks", s.Symlinks),
 		slog.Int("hard_links", s.HardLinks),
+		slog.Int("specials", s.Specials),
 		slog.Int("metadata", s.Metadata),
 		slog.Int("failed", s.Failed),
 		slog.Int("skipped", s.Skipped()),

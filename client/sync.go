@@ -185,6 +185,9 @@ func WritePlan(w io.Writer, plan engine.Plan) error {
 	for _, e := range plan.Link {
 		line("link    %s => %s", e.Path, e.HardlinkTarget)
 	}
+	for _, e := range plan.Special {
+		line("special %s (%v, mode %#o)", e.Path, e.Type, e.Mode)
+	}
 	for _, e := range plan.SetMeta {
 		line("meta    %s (mode %#o)", e.Path, e.Mode)
 	}

@@ -418,7 +418,7 @@ func (s *upStream) read() {
 		resp.More = nil
 		for _, m := range more {
 			if len(m.GetMore()) > 0 {
-				err = fmt.Errorf("upload: answer for %q nests more answers", m.GetPath())
+				err = fmt.Errorf("upload: answer for %q nests more answers", namedPath(m))
 				break
 			}
 			if err = s.match(m); err != nil {
@@ -451,10 +451,10 @@ func (s *upStream) match(resp *dirsyncv1.UploadResponse) error {
 	default:
 	}
 	if f == nil {
-		return fmt.Errorf("upload: answer for %q with no file pending", resp.GetPath())
+		return fmt.Errorf("upload: answer for %q with no file pending", namedPath(resp))
 	}
-	if resp.GetPath() != f.job.local.Path {
-		err := fmt.Errorf("upload: answer for %q, expected %q", resp.GetPath(), f.job.local.Path)
+	if namedPath(resp) != f.job.local.Path {
+		err := fmt.Errorf("upload: answer for %q, expected %q", namedPath(resp), f.job.local.Path)
 		s.report(f, nil, err)
 		return err
 	}

@@ -30,7 +30,8 @@ type Plan struct {
 	Send []FileChange
 	// Symlink lists symlinks missing remotely, replacing another type, or
 	// with a different target; an existing remote symlink at the path is
-	// to be replaced. In path order.
+	// to be replaced. In path order. The receiver gives each link the
+	// Local mtime as it makes it.
 	Symlink []Entry
 	// Link lists regular files to make hard links to their
 	// HardlinkTarget, replacing whatever is at their path: files missing
@@ -39,9 +40,14 @@ type Plan struct {
 	// breaks the remote links to its old copy. In path order; they are
 	// in neither Send nor SetMeta.
 	Link []Entry
+	// Special lists named pipes and devices missing remotely, replacing
+	// another type, or (devices) with other numbers, to be made with their
+	// Mode and mtime, replacing what is there. In path order.
+	Special []Entry
 	// SetMeta lists entries whose content is in place (or was just
 	// created) but whose mode or mtime must be set: files whose mode alone
-	// differs, and directories whose mode or mtime differs, that are
+	// differs, symlinks whose mtime alone differs, named pipes and devices
+	// whose mode or mtime differs, and directories whose mode or mtime differs, that are
 	// created, or whose direct children change (writing a child changes a
 	// directory's mtime). Apply both Mode and MtimeNs. Deepest first, so
 	// that every entry comes before its parent directory.
@@ -60,19 +66,25 @@ type FileChange struct {
 // Empty reports whether the plan changes nothing.
 func (p Plan) Empty() bool {
 	return len(p.Delete) == 0 && len(p.Mkdir) == 0 && len(p.Send) == 0 &&
-		len(p.Symlink) == 0 && len(p.Link) == 0 && len(p.SetMeta) == 0
+		len(p.Symlink) == 0 && len(p.Link) == 0 && len(p.Special) == 0 &&
+		len(p.SetMeta) == 0
 }
 
 // String counts the plan's parts for a summary, e.g.
 // "3 to delete, 2 dirs, 10 files, 1 symlinks, 4 metadata", with
-// ", 2 hard links" after the symlinks when there are any.
+// ", 2 hard links" after the symlinks when there are any, and named pipes
+// and devices, when there are any, as "2 special" before the metadata.
 func (p Plan) String() string {
 	links := ""
 	if len(p.Link) > 0 {
 		links = fmt.Sprintf(", %d hard links", len(p.Link))
 	}
-	return fmt.Sprintf("%d to delete, %d dirs, %d files, %d symlinks%s, %d metadata",
-		len(p.Delete), len(p.Mkdir), len(p.Send), len(p.Symlink), links, len(p.SetMeta))
+	special := ""
+	if len(p.Special) > 0 {
+		special = fmt.Sprintf(", %d special", len(p.Special))
+	}
+	return fmt.Sprintf("%d to delete, %d dirs, %d files, %d symlinks%s%s, %d metadata",
+		len(p.Delete), len(p.Mkdir), len(p.Send), len(p.Symlink), links, special, len(p.SetMeta))
 }
 
 // Diff compares two manifests, both sorted by [ComparePaths], and returns
@@ -82,8 +94,10 @@ func (p Plan) String() string {
 //
 // A regular file present on both sides with equal Size and MtimeNs counts
 // as unchanged, without comparing content; if only its mode differs it goes
-// to SetMeta. Symlinks compare by target alone: their mode and mtime are
-// ignored. A directory on both sides goes to SetMeta when its mode or mtime
+// to SetMeta. Symlinks compare by target, then by mtime (their mode means
+// nothing on most systems and is ignored); named pipes and devices by
+// mode and mtime, and devices by their numbers too.
+// A directory on both sides goes to SetMeta when its mode or mtime
 // differs. An entry whose type changes is deleted remotely and created
 // anew; the contents of a replaced remote directory are not listed apart.
 // A file with a HardlinkTarget goes to Link unless the remote file has the
@@ -237,6 +251,8 @@ func (d *differ) create(l Entry) {
 		}
 	case TypeSymlink:
 		d.plan.Symlink = append(d.plan.Symlink, l)
+	case TypeFIFO, TypeCharDev, TypeBlockDev:
+		d.plan.Special = append(d.plan.Special, l)
 	}
 	d.markDirty(ParentPath(l.Path))
 }
@@ -272,9 +288,20 @@ func (d *differ) update(l, r Entry) {
 			d.plan.SetMeta = append(d.plan.SetMeta, l)
 		}
 	case TypeSymlink:
-		if l.LinkTarget != r.LinkTarget {
+		switch {
+		case l.LinkTarget != r.LinkTarget:
 			d.plan.Symlink = append(d.plan.Symlink, l)
 			d.markDirty(ParentPath(l.Path))
+		case l.MtimeNs != r.MtimeNs:
+			d.plan.SetMeta = append(d.plan.SetMeta, l)
+		}
+	case TypeFIFO, TypeCharDev, TypeBlockDev:
+		switch {
+		case l.DevMajor != r.DevMajor || l.DevMinor != r.DevMinor:
+			d.plan.Special = append(d.plan.Special, l)
+			d.markDirty(ParentPath(l.Path))
+		case l.Mode != r.Mode || l.MtimeNs != r.MtimeNs:
+			d.plan.SetMeta = append(d.plan.SetMeta, l)
 		}
 	}
 }

@@ -21,6 +21,14 @@ func tLink(p, target string) Entry {
 	return Entry{Path: p, Type: TypeSymlink, Mode: 0o777, LinkTarget: target}
 }
 
+func tFifo(p string, mtime int64) Entry {
+	return Entry{Path: p, Type: TypeFIFO, Mode: 0o644, MtimeNs: mtime}
+}
+
+func tDev(p string, major, minor uint32) Entry {
+	return Entry{Path: p, Type: TypeCharDev, Mode: 0o666, DevMajor: major, DevMinor: minor}
+}
+
 func tMode(e Entry, mode uint32) Entry {
 	e.Mode = mode
 	return e
@@ -33,7 +41,7 @@ func tMtime(e Entry, mtime int64) Entry {
 
 // planPaths is a Plan reduced to its paths, in order.
 type planPaths struct {
-	Delete, Mkdir, Send, Symlink, SetMeta []string
+	Delete, Mkdir, Send, Symlink, Special, SetMeta []string
 	// Based lists the Send paths that have a Remote base.
 	Based []string
 }
@@ -55,6 +63,9 @@ func pathsOf(p Plan) planPaths {
 	for _, e := range p.Symlink {
 		pp.Symlink = append(pp.Symlink, e.Path)
 	}
+	for _, e := range p.Special {
+		pp.Special = append(pp.Special, e.Path)
+	}
 	for _, e := range p.SetMeta {
 		pp.SetMeta = append(pp.SetMeta, e.Path)
 	}
@@ -62,14 +73,15 @@ func pathsOf(p Plan) planPaths {
 }
 
 func (pp planPaths) String() string {
-	return fmt.Sprintf("{Delete %q, Mkdir %q, Send %q (based %q), Symlink %q, SetMeta %q}",
-		pp.Delete, pp.Mkdir, pp.Send, pp.Based, pp.Symlink, pp.SetMeta)
+	return fmt.Sprintf("{Delete %q, Mkdir %q, Send %q (based %q), Symlink %q, Special %q, SetMeta %q}",
+		pp.Delete, pp.Mkdir, pp.Send, pp.Based, pp.Symlink, pp.Special, pp.SetMeta)
 }
 
 func (pp planPaths) equal(o planPaths) bool {
 	return slices.Equal(pp.Delete, o.Delete) && slices.Equal(pp.Mkdir, o.Mkdir) &&
 		slices.Equal(pp.Send, o.Send) && slices.Equal(pp.Based, o.Based) &&
-		slices.Equal(pp.Symlink, o.Symlink) && slices.Equal(pp.SetMeta, o.SetMeta)
+		slices.Equal(pp.Symlink, o.Symlink) && slices.Equal(pp.Special, o.Special) &&
+		slices.Equal(pp.SetMeta, o.SetMeta)
 }
 
 // s is shorthand for a list of paths.
@@ -134,10 +146,46 @@ func TestDiff(t *testing.T) {
 			Manifest{tMode(tFile("f", 1, 1), 0o4755)},
 			Manifest{tMode(tFile("f", 1, 1), 0o755)},
 			planPaths{SetMeta: s("f")}},
-		{"symlink mode and mtime ignored",
-			Manifest{tMtime(tMode(tLink("l", "t"), 0o755), 5)},
+		{"symlink mode ignored",
+			Manifest{tMode(tLink("l", "t"), 0o755)},
 			Manifest{tLink("l", "t")},
 			planPaths{}},
+		{"symlink mtime",
+			Manifest{tDir("d", 1), tMtime(tLink("d/l", "t"), 5)},
+			Manifest{tDir("d", 1), tLink("d/l", "t")},
+			planPaths{SetMeta: s("d/l")}},
+		{"new fifo",
+			Manifest{tDir("d", 1), tFifo("d/p", 3)},
+			Manifest{tDir("d", 1)},
+			planPaths{Special: s("d/p"), SetMeta: s("d")}},
+		{"fifo same",
+			Manifest{tFifo("p", 3)},
+			Manifest{tFifo("p", 3)},
+			planPaths{}},
+		{"fifo mode and mtime",
+			Manifest{tMode(tFifo("p", 3), 0o600), tFifo("q", 4)},
+			Manifest{tFifo("p", 3), tFifo("q", 3)},
+			planPaths{SetMeta: s("p", "q")}},
+		{"new device",
+			Manifest{tDev("null", 1, 3)},
+			nil,
+			planPaths{Special: s("null")}},
+		{"device numbers changed",
+			Manifest{tDir("d", 1), tDev("d/x", 1, 5)},
+			Manifest{tDir("d", 1), tDev("d/x", 1, 3)},
+			planPaths{Special: s("d/x"), SetMeta: s("d")}},
+		{"device mode",
+			Manifest{tMode(tDev("x", 1, 3), 0o600)},
+			Manifest{tDev("x", 1, 3)},
+			planPaths{SetMeta: s("x")}},
+		{"char to block device",
+			Manifest{Entry{Path: "x", Type: TypeBlockDev, Mode: 0o644, DevMajor: 1, DevMinor: 3}},
+			Manifest{tDev("x", 1, 3)},
+			planPaths{Delete: s("x"), Special: s("x")}},
+		{"file to fifo",
+			Manifest{tFifo("p", 3)},
+			Manifest{tFile("p", 1, 3)},
+			planPaths{Delete: s("p"), Special: s("p")}},
 		{"symlink retarget",
 			Manifest{tDir("d", 1), tLink("d/l", "new")},
 			Manifest{tDir("d", 1), tLink("d/l", "old")},
@@ -235,6 +283,13 @@ func TestPlanString(t *testing.T) {
 	}
 	if got, want := p.String(), "3 to delete, 2 dirs, 10 files, 1 symlinks, 4 metadata"; got != want {
 		t.Errorf("Plan.String() = %q, want %q", got, want)
+	}
+	p.Special = make([]Entry, 2)
+	if got, want := p.String(), "3 to delete, 2 dirs, 10 files, 1 symlinks, 2 special, 4 metadata"; got != want {
+		t.Errorf("Plan.String() = %q, want %q", got, want)
+	}
+	if (Plan{Special: make([]Entry, 1)}).Empty() {
+		t.Errorf("Empty() = true for a plan with a special file")
 	}
 	if p.Empty() || !(Plan{}).Empty() {
 		t.Errorf("Empty() = %v for a full plan, %v for a zero one", p.Empty(), Plan{}.Empty())
@@ -364,12 +419,27 @@ func applyPlan(remote Manifest, plan Plan) (map[string]Entry, error) {
 			state[p] = cur
 		}
 	}
+	for _, e := range plan.Special {
+		cur, ok := state[e.Path]
+		switch {
+		case !e.Type.Special():
+			return nil, fmt.Errorf("special %+v: not a special file", e)
+		case ok && (cur.Type != e.Type || cur.DevMajor == e.DevMajor && cur.DevMinor == e.DevMinor):
+			return nil, fmt.Errorf("special %+v: remote has %+v", e, cur)
+		}
+		if err := touch(e.Path); err != nil {
+			return nil, err
+		}
+		state[e.Path] = e
+	}
 	metaDone := map[string]bool{}
 	for _, e := range plan.SetMeta {
 		cur, ok := state[e.Path]
 		switch {
-		case !ok || cur.Type != e.Type || e.Type == TypeSymlink:
+		case !ok || cur.Type != e.Type:
 			return nil, fmt.Errorf("setmeta %+v: remote has %+v", e, cur)
+		case e.Type == TypeSymlink && cur.MtimeNs == e.MtimeNs:
+			return nil, fmt.Errorf("setmeta %+v: symlink mtime unchanged", e)
 		case cur.Mode == e.Mode && cur.MtimeNs == e.MtimeNs:
 			return nil, fmt.Errorf("setmeta %+v: nothing to change", e)
 		}
@@ -379,7 +449,10 @@ func applyPlan(remote Manifest, plan Plan) (map[string]Entry, error) {
 			}
 		}
 		metaDone[e.Path] = true
-		cur.Mode, cur.MtimeNs = e.Mode, e.MtimeNs
+		if e.Type != TypeSymlink {
+			cur.Mode = e.Mode
+		}
+		cur.MtimeNs = e.MtimeNs
 		state[e.Path] = cur
 	}
 	return state, nil
@@ -402,7 +475,7 @@ func checkPlan(local, remote Manifest, plan Plan) error {
 			return fmt.Errorf("result lacks %q", want.Path)
 		}
 		if got.Type == TypeSymlink && want.Type == TypeSymlink {
-			got.Mode, got.MtimeNs, want.Mode, want.MtimeNs = 0, 0, 0, 0
+			got.Mode, want.Mode = 0, 0
 		}
 		got.SHA256, got.HasSHA256, want.SHA256, want.HasSHA256 = [32]byte{}, false, [32]byte{}, false
 		if got != want {
@@ -432,13 +505,15 @@ func randomTree(rng *rand.Rand) Manifest {
 				Mode:    []uint32{0o644, 0o755, 0o4755}[rng.IntN(3)],
 				MtimeNs: int64(rng.IntN(2)),
 			}
-			switch rng.IntN(3) {
+			switch rng.IntN(4) {
 			case 0:
 				e.Type = TypeFile
 				e.Size = int64(rng.IntN(2))
 			case 1:
 				e.Type = TypeSymlink
 				e.LinkTarget = []string{"x", "y"}[rng.IntN(2)]
+			case 2:
+				e.Type = TypeFIFO
 			default:
 				e.Type = TypeDir
 			}

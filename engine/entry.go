@@ -7,8 +7,8 @@ import (
 )
 
 // ErrUnsupportedType reports a file system item that dirsync does not sync:
-// a socket, a named pipe, a device or anything else that is neither a
-// regular file, a directory nor a symbolic link.
+// a socket, or anything else that is neither a regular file, a
+// directory, a symbolic link, a named pipe nor a device.
 var ErrUnsupportedType = errors.New("unsupported file type")
 
 // EntryType is the kind of item an [Entry] describes. The zero value is not a
@@ -18,13 +18,16 @@ type EntryType uint8
 
 // The entry types. Their values are stable: they travel on the wire.
 const (
-	TypeFile    EntryType = 1 // a regular file
-	TypeDir     EntryType = 2 // a directory
-	TypeSymlink EntryType = 3 // a symbolic link, never followed
+	TypeFile     EntryType = 1 // a regular file
+	TypeDir      EntryType = 2 // a directory
+	TypeSymlink  EntryType = 3 // a symbolic link, never followed
+	TypeFIFO     EntryType = 4 // a named pipe, never opened
+	TypeCharDev  EntryType = 5 // a character device, never opened
+	TypeBlockDev EntryType = 6 // a block device, never opened
 )
 
-// String returns "file", "dir", "symlink", or "EntryType(n)" for an unknown
-// value.
+// String returns "file", "dir", "symlink", "fifo", "char device",
+// "block device", or "EntryType(n)" for an unknown value.
 func (t EntryType) String() string {
 	switch t {
 	case TypeFile:
@@ -33,13 +36,25 @@ func (t EntryType) String() string {
 		return "dir"
 	case TypeSymlink:
 		return "symlink"
+	case TypeFIFO:
+		return "fifo"
+	case TypeCharDev:
+		return "char device"
+	case TypeBlockDev:
+		return "block device"
 	}
 	return fmt.Sprintf("EntryType(%d)", uint8(t))
 }
 
 // valid reports whether t is one of the known types.
 func (t EntryType) valid() bool {
-	return t == TypeFile || t == TypeDir || t == TypeSymlink
+	return t == TypeFile || t == TypeDir || t == TypeSymlink || t.Special()
+}
+
+// Special reports whether t is a named pipe or a device: an item with no
+// content, made whole by its type, mode and (for a device) numbers.
+func (t EntryType) Special() bool {
+	return t == TypeFIFO || t == TypeCharDev || t == TypeBlockDev
 }
 
 // Entry describes one item of a tree. An Entry is a plain value: copying it
@@ -57,8 +72,8 @@ type Entry struct {
 	// Size is the length in bytes of a regular file; it is 0 for
 	// directories and symlinks.
 	Size int64
-	// MtimeNs is the modification time in Unix nanoseconds. It is not
-	// compared for symlinks.
+	// MtimeNs is the modification time in Unix nanoseconds; a symlink's
+	// is the link's own.
 	MtimeNs int64
 	// LinkTarget is the target text of a symlink, never resolved; it is ""
 	// for other types.
@@ -78,6 +93,9 @@ type Entry struct {
 	// linkID is the device and inode of a regular file that had more than
 	// one link when a scan listed it; zero otherwise.
 	linkID FileID
+	// DevMajor and DevMinor are the numbers of a character or block
+	// device; 0 for other types.
+	DevMajor, DevMinor uint32
 }
 
 // Unix numbering of the special mode bits.
@@ -125,8 +143,8 @@ func FileMode(bits uint32) fs.FileMode {
 // lstat (os.Lstat or fs.DirEntry.Info), so that a symlink describes the link
 // itself. linkTarget is the result of os.Readlink for a symlink and is
 // ignored otherwise. EntryFromInfo does not hash files and does not validate
-// rel. It returns an error wrapping [ErrUnsupportedType] for sockets, named
-// pipes, devices and other irregular files.
+// rel. It returns an error wrapping [ErrUnsupportedType] for sockets,
+// other irregular files, and devices whose numbers info does not carry.
 func EntryFromInfo(rel string, info fs.FileInfo, linkTarget string) (Entry, error) {
 	m := info.Mode()
 	e := Entry{
@@ -143,6 +161,17 @@ func EntryFromInfo(rel string, info fs.FileInfo, linkTarget string) (Entry, erro
 	case fs.ModeSymlink:
 		e.Type = TypeSymlink
 		e.LinkTarget = linkTarget
+	case fs.ModeNamedPipe:
+		e.Type = TypeFIFO
+	case fs.ModeDevice | fs.ModeCharDevice, fs.ModeDevice:
+		e.Type = TypeBlockDev
+		if m&fs.ModeCharDevice != 0 {
+			e.Type = TypeCharDev
+		}
+		var ok bool
+		if e.DevMajor, e.DevMinor, ok = deviceNumbers(info); !ok {
+			return Entry{}, fmt.Errorf("%w: %s without device numbers", ErrUnsupportedType, typeName(m))
+		}
 	default:
 		return Entry{}, fmt.Errorf("%w: %s", ErrUnsupportedType, typeName(m))
 	}

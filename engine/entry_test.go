@@ -87,10 +87,12 @@ func TestEntryFromInfo(t *testing.T) {
 			Entry{Path: "p", Type: TypeDir, Mode: 0o1777, MtimeNs: ns}, nil},
 		{"symlink", fakeInfo{fs.ModeSymlink | 0o777, 7, mtime}, "../t",
 			Entry{Path: "p", Type: TypeSymlink, Mode: 0o777, MtimeNs: ns, LinkTarget: "../t"}, nil},
-		{"fifo", fakeInfo{fs.ModeNamedPipe | 0o644, 0, mtime}, "", Entry{}, ErrUnsupportedType},
+		{"fifo", fakeInfo{fs.ModeNamedPipe | 0o644, 0, mtime}, "",
+			Entry{Path: "p", Type: TypeFIFO, Mode: 0o644, MtimeNs: ns}, nil},
 		{"socket", fakeInfo{fs.ModeSocket | 0o644, 0, mtime}, "", Entry{}, ErrUnsupportedType},
-		{"device", fakeInfo{fs.ModeDevice | 0o644, 0, mtime}, "", Entry{}, ErrUnsupportedType},
-		{"char device", fakeInfo{fs.ModeDevice | fs.ModeCharDevice | 0o644, 0, mtime}, "", Entry{}, ErrUnsupportedType},
+		// fakeInfo carries no stat, so no device numbers.
+		{"device without numbers", fakeInfo{fs.ModeDevice | 0o644, 0, mtime}, "", Entry{}, ErrUnsupportedType},
+		{"char device without numbers", fakeInfo{fs.ModeDevice | fs.ModeCharDevice | 0o644, 0, mtime}, "", Entry{}, ErrUnsupportedType},
 		{"irregular", fakeInfo{fs.ModeIrregular, 0, mtime}, "", Entry{}, ErrUnsupportedType},
 	}
 	for _, tt := range tests {

@@ -13,7 +13,9 @@ func GroupHardLinks(m Manifest) {
 	var primary map[FileID]string
 	for i := range m {
 		e := &m[i]
-		if e.linkID == (FileID{}) {
+		// Only regular files form link sets, as with rsync -H: a named
+		// pipe or device is made anew on each side, never linked.
+		if e.linkID == (FileID{}) || e.Type != TypeFile {
 			continue
 		}
 		if primary == nil {

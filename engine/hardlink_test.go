@@ -39,6 +39,13 @@ func TestGroupHardLinks(t *testing.T) {
 			e.linkID.Device = 2
 			return e
 		}()}, []string{"", ""}},
+		{"named pipes and devices sharing an inode are no set", Manifest{
+			func() Entry { e := tHard("f1", 4); e.Type = TypeFIFO; return e }(),
+			func() Entry { e := tHard("f2", 4); e.Type = TypeFIFO; return e }(),
+			func() Entry { e := tHard("n1", 6); e.Type = TypeCharDev; return e }(),
+			func() Entry { e := tHard("n2", 6); e.Type = TypeCharDev; return e }(),
+		}, []string{"", "", "", ""}},
+		{"names that are not UTF-8", Manifest{tHard("caf\xe9", 8), tHard("z\xff", 8)}, []string{"", "caf\xe9"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -174,6 +174,9 @@ func checkEntry(e Entry) error {
 			return fmt.Errorf("%v with a hash", e.Type)
 		}
 	}
+	if (e.DevMajor != 0 || e.DevMinor != 0) && e.Type != TypeCharDev && e.Type != TypeBlockDev {
+		return fmt.Errorf("%v with device numbers", e.Type)
+	}
 	if e.Type == TypeSymlink {
 		switch {
 		case e.LinkTarget == "":

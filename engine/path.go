@@ -3,8 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
-	"unicode/utf8"
 )
 
 // ErrInvalidPath reports a path that is not in the canonical wire form
@@ -21,18 +21,26 @@ const (
 )
 
 // ValidatePath reports whether p is a canonical relative path as dirsync
-// sends it on the wire: non-empty, slash-separated, relative, valid UTF-8,
-// with no empty, "." or ".." components, no NUL and no backslash, at most
-// [MaxPathLength] bytes long, and with no component longer than
-// [MaxNameLength]. A valid p satisfies path.Clean(p) == p and
-// filepath.IsLocal(p). The error wraps [ErrInvalidPath] and names the
-// problem and the path, quoted and truncated.
+// sends it on the wire: non-empty, slash-separated, relative, with no
+// empty, "." or ".." components and no NUL, at most [MaxPathLength] bytes
+// long, and with no component longer than [MaxNameLength]. Any other byte
+// is allowed, as Linux allows it in a name: a backslash, which Windows
+// tools leave in names, and bytes that are not UTF-8, as in the Latin-1
+// names of old archives ([WirePath] carries those). On Windows, where a
+// backslash separates components, it is refused. A valid p satisfies
+// path.Clean(p) == p and filepath.IsLocal(p). The error wraps
+// [ErrInvalidPath] and names the problem and the path, quoted and
+// truncated.
 func ValidatePath(p string) error {
 	if reason := pathProblem(p); reason != "" {
 		return fmt.Errorf("%w %s: %s", ErrInvalidPath, quotePath(p), reason)
 	}
 	return nil
 }
+
+// backslashSeparates reports whether the file system takes a backslash
+// for a separator, so that it cannot be part of a name.
+const backslashSeparates = runtime.GOOS == "windows"
 
 // pathProblem returns why p is invalid, or "" if it is valid.
 func pathProblem(p string) string {
@@ -41,11 +49,9 @@ func pathProblem(p string) string {
 		return "empty"
 	case len(p) > MaxPathLength:
 		return fmt.Sprintf("longer than %d bytes", MaxPathLength)
-	case !utf8.ValidString(p):
-		return "not valid UTF-8"
 	case strings.IndexByte(p, 0) >= 0:
 		return "contains NUL"
-	case strings.IndexByte(p, '\\') >= 0:
+	case backslashSeparates && strings.IndexByte(p, '\\') >= 0:
 		return "contains a backslash"
 	case p[0] == '/':
 		return "absolute"

@@ -40,14 +40,18 @@ func TestValidatePath(t *testing.T) {
 		{"root", "/", false},
 		{"double slash", "a//b", false},
 		{"trailing slash", "a/", false},
-		{"backslash", `a\b`, false},
-		{"backslash escape", `..\x`, false},
+		{"backslash", `a\b`, !backslashSeparates},
+		{"backslash escape", `..\x`, !backslashSeparates},
 		{"NUL", "a\x00b", false},
 		{"name too long", longName + "n", false},
 		{"nested name too long", "a/" + longName + "n/b", false},
 		{"path too long", strings.Repeat("a/", MaxPathLength/2) + "a", false},
-		{"invalid UTF-8", "a/\xff\xfe", false},
-		{"truncated UTF-8", "\xe6\x97", false},
+		{"latin-1", "caf\xe9/na\xefve", true},
+		{"invalid UTF-8", "a/\xff\xfe", true},
+		{"truncated UTF-8", "\xe6\x97", true},
+		{"latin-1 dotdot", "caf\xe9/../x", false},
+		{"latin-1 NUL", "caf\xe9\x00", false},
+		{"latin-1 name too long", "a/\xe9" + longName, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,5 +109,60 @@ func TestIsWithin(t *testing.T) {
 		if got := IsWithin(tt.p, tt.dir); got != tt.want {
 			t.Errorf("IsWithin(%q, %q) = %v, want %v", tt.p, tt.dir, got, tt.want)
 		}
+	}
+}
+
+func TestWirePath(t *testing.T) {
+	tests := []struct {
+		name     string
+		path     string
+		wantText string
+		wantRaw  []byte
+	}{
+		{"empty", "", "", nil},
+		{"ascii", "a/b.txt", "a/b.txt", nil},
+		{"utf8", "répertoire/日本", "répertoire/日本", nil},
+		{"backslash", `a\b`, `a\b`, nil},
+		{"latin1", "caf\xe9", "", []byte("caf\xe9")},
+		{"truncated utf8", "a/\xe6\x97", "", []byte("a/\xe6\x97")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text, raw := WirePath(tt.path)
+			if text != tt.wantText || string(raw) != string(tt.wantRaw) || (raw == nil) != (tt.wantRaw == nil) {
+				t.Fatalf("WirePath(%q) = %q, %q; want %q, %q", tt.path, text, raw, tt.wantText, tt.wantRaw)
+			}
+			back, err := PathFromWire("path", text, raw)
+			if err != nil || back != tt.path {
+				t.Fatalf("PathFromWire(WirePath(%q)) = %q, %v; want the path back", tt.path, back, err)
+			}
+		})
+	}
+}
+
+func TestPathFromWire(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		raw  []byte
+		want string
+		ok   bool
+	}{
+		{"text", "a/b", nil, "a/b", true},
+		{"raw", "", []byte("a/\xff"), "a/\xff", true},
+		{"raw utf8", "", []byte("a/b"), "a/b", true},
+		{"neither", "", nil, "", true},
+		{"both", "a", []byte("b"), "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := PathFromWire("path", tt.text, tt.raw)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("PathFromWire(%q, %q) = %q, %v; want %q, ok=%v", tt.text, tt.raw, got, err, tt.want, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrInvalidPath) {
+				t.Errorf("PathFromWire(%q, %q) = %v, want it to wrap ErrInvalidPath", tt.text, tt.raw, err)
+			}
+		})
 	}
 }

@@ -10,9 +10,13 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
-func TestScanFifo(t *testing.T) {
+// TestScanSpecialFiles checks that a named pipe is listed as a FIFO,
+// never opened, and that a socket is reported and left out.
+func TestScanSpecialFiles(t *testing.T) {
 	root := t.TempDir()
 	if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -22,31 +26,55 @@ func TestScanFifo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := syscall.Mkfifo(filepath.Join(root, "d", "fifo"), 0o644); err != nil {
+	if err := syscall.Mkfifo(filepath.Join(root, "d", "fifo"), 0o640); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	got, errs, err := Scan(root, ScanOptions{})
-	if err != nil {
-		t.Fatalf("Scan() error = %v", err)
+	if err := syscall.Mknod(filepath.Join(root, "d", "sock"), syscall.S_IFSOCK|0o644, 0); err != nil {
+		t.Skipf("mknod socket: %v", err)
 	}
-	if want := []string{"d", "d/a", "d/z"}; !slices.Equal(treePaths(got), want) {
-		t.Errorf("Scan() paths = %q, want %q", treePaths(got), want)
+	for _, contained := range []bool{false, true} {
+		got, errs, err := Scan(root, ScanOptions{Contained: contained})
+		if err != nil {
+			t.Fatalf("Scan(contained %v) error = %v", contained, err)
+		}
+		if want := []string{"d", "d/a", "d/fifo", "d/z"}; !slices.Equal(treePaths(got), want) {
+			t.Errorf("Scan(contained %v) paths = %q, want %q", contained, treePaths(got), want)
+		}
+		if i := slices.IndexFunc(got, func(e Entry) bool { return e.Path == "d/fifo" }); i < 0 || got[i].Type != TypeFIFO || got[i].Mode != 0o640 {
+			t.Errorf("Scan(contained %v) = %+v, want d/fifo a fifo of mode 0640", contained, got)
+		}
+		if len(errs) != 1 || errs[0].Path != "d/sock" || !errors.Is(errs[0], ErrUnsupportedType) {
+			t.Errorf("Scan(contained %v) scan errors = %v, want one ErrUnsupportedType for %q", contained, errs, "d/sock")
+		}
 	}
-	if len(errs) != 1 || errs[0].Path != "d/fifo" || !errors.Is(errs[0], ErrUnsupportedType) {
-		t.Errorf("Scan() scan errors = %v, want one ErrUnsupportedType for %q", errs, "d/fifo")
-	}
-
-	got, errs, err = ScanPath(root, "d/fifo", ScanOptions{})
-	if err != nil || len(got) != 0 || len(errs) != 1 || !errors.Is(errs[0], ErrUnsupportedType) {
-		t.Errorf("ScanPath(%q) = %v, %v, %v, want no entries and one ErrUnsupportedType", "d/fifo", got, errs, err)
+	got, errs, err := ScanPath(root, "d/fifo", ScanOptions{})
+	if err != nil || len(got) != 1 || got[0].Type != TypeFIFO || len(errs) != 0 {
+		t.Errorf("ScanPath(%q) = %v, %v, %v, want one fifo", "d/fifo", got, errs, err)
 	}
 }
 
-// TestScanUnsendableNames checks that names that are legal on Unix but not
-// on the wire are reported and left out, so that the manifest stays valid.
-func TestScanUnsendableNames(t *testing.T) {
+// TestScanDevice checks that a device is listed with its numbers.
+func TestScanDevice(t *testing.T) {
 	root := t.TempDir()
-	for _, name := range []string{"ok", `back\slash`, "bad\xffutf8"} {
+	if err := syscall.Mknod(filepath.Join(root, "null"), syscall.S_IFCHR|0o640, int(unix.Mkdev(1, 3))); err != nil {
+		t.Skipf("mknod: %v (needs root)", err)
+	}
+	for _, contained := range []bool{false, true} {
+		got, errs, err := Scan(root, ScanOptions{Contained: contained})
+		if err != nil || len(errs) != 0 || len(got) != 1 {
+			t.Fatalf("Scan(contained %v) = %v, %v, %v; want one device", contained, got, errs, err)
+		}
+		if e := got[0]; e.Type != TypeCharDev || e.DevMajor != 1 || e.DevMinor != 3 || e.Mode != 0o640 {
+			t.Errorf("Scan(contained %v) = %+v, want char device 1,3 of mode 0640", contained, e)
+		}
+	}
+}
+
+// TestScanEveryName checks that every name Linux allows is listed: a
+// backslash and bytes that are not UTF-8 included.
+func TestScanEveryName(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"ok", `back\slash`, "bad\xffutf8", "caf\xe9"} {
 		if err := os.WriteFile(filepath.Join(root, name), nil, 0o644); err != nil {
 			t.Skipf("cannot create %q: %v", name, err)
 		}
@@ -54,22 +82,20 @@ func TestScanUnsendableNames(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(root, `dir\x`), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(root, `dir\x`, "inner"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, `dir\x`, "inner\xe9"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, errs, err := Scan(root, ScanOptions{})
-	if err != nil {
-		t.Fatalf("Scan() error = %v", err)
-	}
-	if want := []string{"ok"}; !slices.Equal(treePaths(got), want) {
-		t.Errorf("Scan() paths = %q, want %q", treePaths(got), want)
-	}
-	if len(errs) != 3 {
-		t.Fatalf("Scan() scan errors = %v, want 3", errs)
-	}
-	for _, e := range errs {
-		if !errors.Is(e, ErrInvalidPath) {
-			t.Errorf("Scan() scan error %v, want ErrInvalidPath", e)
+	for _, contained := range []bool{false, true} {
+		got, errs, err := Scan(root, ScanOptions{Contained: contained})
+		if err != nil {
+			t.Fatalf("Scan() error = %v", err)
+		}
+		want := []string{`back\slash`, "bad\xffutf8", "caf\xe9", `dir\x`, `dir\x/inner` + "\xe9", "ok"}
+		if !slices.Equal(treePaths(got), want) || len(errs) != 0 {
+			t.Errorf("Scan(contained %v) = %q, %v; want %q and no errors", contained, treePaths(got), errs, want)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("Scan(contained %v).Validate() = %v", contained, err)
 		}
 	}
 }
@@ -206,6 +232,43 @@ func TestScanContainedSame(t *testing.T) {
 		}
 		if !slices.Equal(got, want) || len(gotErrs) != len(wantErrs) {
 			t.Errorf("scope %q: contained scan = %v %v, want %v %v", scope, got, gotErrs, want, wantErrs)
+		}
+	}
+}
+
+// TestScanHardLinkedSpecialsAndRawNames checks that a scan groups only
+// regular files into link sets, whatever their names: a named pipe with
+// two links is two pipes, as rsync -H makes it, and a set whose names are
+// not UTF-8 is a set like any other.
+func TestScanHardLinkedSpecialsAndRawNames(t *testing.T) {
+	root := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(root, "p1"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "caf\xe9"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range [][2]string{{"p1", "p2"}, {"caf\xe9", "z\xff"}} {
+		if err := os.Link(filepath.Join(root, l[0]), filepath.Join(root, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{"caf\xe9": "", "p1": "", "p2": "", "z\xff": "caf\xe9"}
+	for _, contained := range []bool{false, true} {
+		m, errs, err := Scan(root, ScanOptions{Contained: contained, Workers: 2})
+		if err != nil || len(errs) > 0 {
+			t.Fatalf("Scan(contained %v) = %v, %v", contained, errs, err)
+		}
+		if len(m) != len(want) {
+			t.Fatalf("Scan(contained %v) listed %d entries, want %d", contained, len(m), len(want))
+		}
+		for _, e := range m {
+			if w := want[e.Path]; e.HardlinkTarget != w {
+				t.Errorf("Scan(contained %v): %q (%v) links to %q, want %q", contained, e.Path, e.Type, e.HardlinkTarget, w)
+			}
+		}
+		if err := m.Validate(); err != nil {
+			t.Errorf("Scan(contained %v) made an invalid manifest: %v", contained, err)
 		}
 	}
 }

@@ -10,17 +10,24 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 	"github.com/dirsync/dirsync/gen/dirsync/v1/dirsyncv1connect"
 )
 
-// readProcedures are the RPCs a read-only tenant may call.
-var readProcedures = map[string]bool{
-	dirsyncv1connect.SyncServiceStatusProcedure:       true,
-	dirsyncv1connect.SyncServiceGetManifestProcedure:  true,
-	dirsyncv1connect.SyncServiceGetSignatureProcedure: true,
-	dirsyncv1connect.SyncServiceWatchChangesProcedure: true,
-}
+// readProcedures are the RPCs a read-only tenant may call: those the
+// proto marks idempotency_level = NO_SIDE_EFFECTS, so that a new RPC is
+// classified where it is declared rather than in a list kept by hand.
+var readProcedures = procedures(dirsyncv1.File_dirsync_v1_sync_proto.Services(),
+	func(md protoreflect.MethodDescriptor) bool {
+		opts, ok := md.Options().(*descriptorpb.MethodOptions)
+		return ok && opts.GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS
+	})
+
+// syncServicePrefix starts the URL path of every SyncService procedure.
+const syncServicePrefix = "/" + dirsyncv1connect.SyncServiceName + "/"
 
 // tenantKey is the context key under which the authenticator stores the
 // *tenant an RPC runs for.
@@ -51,11 +58,14 @@ func withClientCert(h http.Handler) http.Handler {
 	})
 }
 
-// authenticator is a Connect interceptor that names the tenant of every
-// SyncService RPC, from its bearer token or else from its verified client
-// certificate, enforces read-only tenants, and stores the tenant in the
-// context for the [Router]. It is safe for concurrent use: its maps are
-// never written after it is built.
+// authenticator is HTTP middleware in front of Connect that names the
+// tenant of every SyncService request, from its bearer token or else from
+// its verified client certificate, enforces read-only tenants, and stores
+// the tenant in the context for the [Router]. It decides on the headers
+// alone: a request it refuses is answered before a byte of its body is
+// read, so a stranger cannot make the server decompress, buffer or
+// unmarshal anything. It is safe for concurrent use: its maps are never
+// written after it is built.
 //
 // Only the SHA-256 hashes of tokens are kept in memory, never the tokens.
 // A presented token is hashed and compared with every known hash in
@@ -65,6 +75,7 @@ type authenticator struct {
 	tokens []tokenHash
 	byCN   map[string]*tenant
 	log    *slog.Logger
+	errs   *connect.ErrorWriter
 }
 
 // tokenHash is the SHA-256 of one accepted token and the tenant it names.
@@ -73,12 +84,10 @@ type tokenHash struct {
 	tenant *tenant
 }
 
-var _ connect.Interceptor = (*authenticator)(nil)
-
 // newAuthenticator indexes the credentials of tenants, which
 // [Config.Validate] has checked to be unique.
 func newAuthenticator(tenants []*tenant, log *slog.Logger) *authenticator {
-	a := &authenticator{byCN: map[string]*tenant{}, log: log}
+	a := &authenticator{byCN: map[string]*tenant{}, log: log, errs: connect.NewErrorWriter()}
 	for _, t := range tenants {
 		for _, h := range t.cfg.TokenHashes {
 			a.tokens = append(a.tokens, tokenHash{sum: h, tenant: t})
@@ -90,36 +99,26 @@ func newAuthenticator(tenants []*tenant, log *slog.Logger) *authenticator {
 	return a
 }
 
-// WrapUnary authenticates unary RPCs.
-func (a *authenticator) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if req.Spec().IsClient {
-			return next(ctx, req)
+// wrap returns next behind the authenticator. Requests outside the
+// SyncService (health checking, reflection, unknown paths) pass as they
+// are; a refused SyncService request gets its Connect error in the
+// framing of its protocol (Connect, gRPC or gRPC-Web), and next never
+// sees it.
+func (a *authenticator) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, syncServicePrefix) {
+			next.ServeHTTP(w, r)
+			return
 		}
-		ctx, err := a.authenticate(ctx, req.Header(), req.Spec().Procedure, req.Peer().Addr)
+		ctx, err := a.authenticate(r.Context(), r.Header, r.URL.Path, r.RemoteAddr)
 		if err != nil {
-			return nil, err
+			if werr := a.errs.Write(w, r, err); werr != nil {
+				a.log.Debug("write refusal", "peer", r.RemoteAddr, "error", werr)
+			}
+			return
 		}
-		return next(ctx, req)
-	}
-}
-
-// WrapStreamingClient leaves client streams alone: the authenticator is
-// for handlers only.
-func (a *authenticator) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-
-// WrapStreamingHandler authenticates streaming RPCs before the handler
-// reads any message.
-func (a *authenticator) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		ctx, err := a.authenticate(ctx, conn.RequestHeader(), conn.Spec().Procedure, conn.Peer().Addr)
-		if err != nil {
-			return err
-		}
-		return next(ctx, conn)
-	}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // authenticate names the tenant of one RPC and returns ctx carrying it.

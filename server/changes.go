@@ -55,29 +55,39 @@ func (s *Server) applyChange(ctx context.Context, dirs *dirCache, ch *dirsyncv1.
 	case *dirsyncv1.Change_Delete:
 		op, rel = "delete", a.Delete
 		err = s.mutate(ctx, dirs, rel, false, func(*os.Root) error { return s.deleteEntry(rel) })
+	case *dirsyncv1.Change_RawDelete:
+		op, rel = "delete", string(a.RawDelete)
+		err = s.mutate(ctx, dirs, rel, false, func(*os.Root) error { return s.deleteEntry(rel) })
 	case *dirsyncv1.Change_MakeDirectory:
-		op, rel = "make directory", a.MakeDirectory.GetPath()
+		op, rel = "make directory", entryPath(a.MakeDirectory)
 		err = s.mutateEntry(ctx, dirs, a.MakeDirectory, engine.TypeDir, true, s.makeDirectory)
 	case *dirsyncv1.Change_Symlink:
-		op, rel = "symlink", a.Symlink.GetPath()
+		op, rel = "symlink", entryPath(a.Symlink)
 		err = s.mutateEntry(ctx, dirs, a.Symlink, engine.TypeSymlink, true, s.makeSymlink)
 	case *dirsyncv1.Change_SetMetadata:
-		op, rel = "set metadata", a.SetMetadata.GetPath()
+		op, rel = "set metadata", entryPath(a.SetMetadata)
 		err = s.mutateEntry(ctx, dirs, a.SetMetadata, 0, false, s.setMetadata)
 	case *dirsyncv1.Change_CopyContent:
-		op, rel = "copy content", a.CopyContent.GetPath()
+		op, rel = "copy content", entryPath(a.CopyContent)
 		err = s.mutateEntry(ctx, dirs, a.CopyContent, engine.TypeFile, true, func(parent *os.Root, e engine.Entry) error {
 			var cerr error
 			saved, cerr = s.copyContent(parent, e)
 			return cerr
 		})
 	case *dirsyncv1.Change_MakeHardlink:
-		op, rel = "hard link", a.MakeHardlink.GetPath()
+		op, rel = "hard link", entryPath(a.MakeHardlink)
 		err = s.mutateEntry(ctx, dirs, a.MakeHardlink, engine.TypeFile, true, s.makeHardlink)
+	case *dirsyncv1.Change_MakeSpecial:
+		op, rel = "make special", entryPath(a.MakeSpecial)
+		err = s.mutateEntry(ctx, dirs, a.MakeSpecial, 0, true, s.makeSpecial)
+	case *dirsyncv1.Change_SetRootMetadata:
+		op = "set root metadata"
+		err = s.setRootMetadata(a.SetRootMetadata)
 	default:
 		op, err = "change", invalidf("change has no action")
 	}
-	res := &dirsyncv1.ChangeResult{Path: rel, SavedBytes: saved}
+	res := &dirsyncv1.ChangeResult{SavedBytes: saved}
+	res.Path, res.RawPath = engine.WirePath(rel)
 	res.Code, res.Message = s.resultCode(op, rel, err)
 	switch {
 	case err != nil && connect.Code(res.Code) == connect.CodeNotFound && op == "copy content":
@@ -223,18 +233,26 @@ func (s *Server) makeSymlink(parent *os.Root, e engine.Entry) error {
 	switch {
 	case err == nil && info.Mode().Type() == fs.ModeSymlink:
 		if target, err := parent.Readlink(name); err == nil && target == e.LinkTarget {
-			return nil
+			if info.ModTime().UnixNano() == e.MtimeNs {
+				return nil
+			}
+			return setLinkMtime(parent, name, e.Path, e.MtimeNs)
 		}
 	case errors.Is(err, fs.ErrNotExist) && !s.syncNewFiles:
 		// Fails if the name was taken since: then replace what is there.
 		if err := parent.Symlink(e.LinkTarget, name); err == nil {
 			s.stats.changed()
-			return nil
+			return setLinkMtime(parent, name, e.Path, e.MtimeNs)
 		}
 	}
 	tmp := tempPath(engine.ParentPath(e.Path))
 	if err := s.root.Symlink(e.LinkTarget, tmp); err != nil {
 		return fmt.Errorf("create symlink %q: %w", e.Path, err)
+	}
+	// A rename keeps the link's mtime.
+	if err := setLinkMtime(parent, path.Base(tmp), e.Path, e.MtimeNs); err != nil {
+		s.discardTemp(s.root, nil, tmp)
+		return err
 	}
 	if err := s.replace(tmp, e.Path); err != nil {
 		s.discardTemp(s.root, nil, tmp)
@@ -246,7 +264,8 @@ func (s *Server) makeSymlink(parent *os.Root, e engine.Entry) error {
 
 // setMetadata sets the mode and mtime of the existing entry at e.Path, in
 // its parent directory parent (nil when that is missing). A symlink gets
-// neither: changing them would follow the link.
+// its own mtime, set without following it, and no mode, which Linux
+// links do not have.
 func (s *Server) setMetadata(parent *os.Root, e engine.Entry) error {
 	if parent == nil {
 		return fmt.Errorf("lstat %q: %w", e.Path, fs.ErrNotExist)
@@ -257,6 +276,13 @@ func (s *Server) setMetadata(parent *os.Root, e engine.Entry) error {
 		return fmt.Errorf("lstat %q: %w", e.Path, err)
 	}
 	if info.Mode().Type() == fs.ModeSymlink {
+		if info.ModTime().UnixNano() == e.MtimeNs {
+			return nil
+		}
+		if err := setLinkMtime(parent, name, e.Path, e.MtimeNs); err != nil {
+			return err
+		}
+		s.stats.changed()
 		return nil
 	}
 	// Keep the index entry of an unchanged file valid across the new

@@ -51,6 +51,7 @@ root = "/srv/mirror/ci"
 token_env = "DIRSYNC_CI_TOKEN"           # environment variable holding the token
 # allow_setid = true   # keep setuid, setgid and sticky bits (cleared by
 #                      # default: as root the server would own them)
+# allow_devices = true # make the devices clients send (only as root)
 `
 
 // Config is the set of tenants one server serves. It is what [LoadConfig]
@@ -80,6 +81,9 @@ type Tenant struct {
 	// AllowSetid keeps the setuid, setgid and sticky bits of the modes
 	// the tenant sends; see [Options.AllowSetid].
 	AllowSetid bool
+	// AllowDevices makes the devices the tenant sends; see
+	// [Options.AllowDevices].
+	AllowDevices bool
 }
 
 // fileConfig is the TOML form of a Config.
@@ -97,6 +101,7 @@ type fileTenant struct {
 	ReadOnly     bool     `toml:"read_only"`
 	ClientCertCN []string `toml:"client_cert_cn"`
 	AllowSetid   bool     `toml:"allow_setid"`
+	AllowDevices bool     `toml:"allow_devices"`
 }
 
 // tenantName is the form of a tenant's name.
@@ -150,7 +155,7 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 // absolute, decodes hashes and reads and hashes tokens. It checks what
 // only the file form has (hex, token sources); Validate checks the rest.
 func (ft fileTenant) resolve(base string, getenv func(string) string) (Tenant, error) {
-	t := Tenant{Name: ft.Name, ReadOnly: ft.ReadOnly, ClientCertCNs: ft.ClientCertCN, AllowSetid: ft.AllowSetid}
+	t := Tenant{Name: ft.Name, ReadOnly: ft.ReadOnly, ClientCertCNs: ft.ClientCertCN, AllowSetid: ft.AllowSetid, AllowDevices: ft.AllowDevices}
 	if ft.Root != "" {
 		t.Root = absUnder(base, ft.Root)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/dirsync/dirsync/engine"
@@ -18,15 +19,16 @@ const maxMode = 0o7777
 // entryToProto converts an engine entry to its wire form.
 func entryToProto(e engine.Entry) *dirsyncv1.Entry {
 	pe := &dirsyncv1.Entry{
-		Path:       e.Path,
-		Type:       typeToProto(e.Type),
-		Mode:       e.Mode,
-		Size:       e.Size,
-		MtimeNs:    e.MtimeNs,
-		LinkTarget: e.LinkTarget,
-
-		HardlinkTarget: e.HardlinkTarget,
+		Type:        typeToProto(e.Type),
+		Mode:        e.Mode,
+		Size:        e.Size,
+		MtimeNs:     e.MtimeNs,
+		DeviceMajor: e.DevMajor,
+		DeviceMinor: e.DevMinor,
 	}
+	pe.Path, pe.RawPath = engine.WirePath(e.Path)
+	pe.LinkTarget, pe.RawLinkTarget = engine.WirePath(e.LinkTarget)
+	pe.HardlinkTarget, pe.RawHardlinkTarget = engine.WirePath(e.HardlinkTarget)
 	if e.HasSHA256 {
 		pe.Sha256 = e.SHA256[:]
 	}
@@ -42,6 +44,12 @@ func typeToProto(t engine.EntryType) dirsyncv1.EntryType {
 		return dirsyncv1.EntryType_ENTRY_TYPE_DIRECTORY
 	case engine.TypeSymlink:
 		return dirsyncv1.EntryType_ENTRY_TYPE_SYMLINK
+	case engine.TypeFIFO:
+		return dirsyncv1.EntryType_ENTRY_TYPE_FIFO
+	case engine.TypeCharDev:
+		return dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE
+	case engine.TypeBlockDev:
+		return dirsyncv1.EntryType_ENTRY_TYPE_BLOCK_DEVICE
 	}
 	return dirsyncv1.EntryType_ENTRY_TYPE_UNSPECIFIED
 }
@@ -56,6 +64,12 @@ func typeFromProto(t dirsyncv1.EntryType) engine.EntryType {
 		return engine.TypeDir
 	case dirsyncv1.EntryType_ENTRY_TYPE_SYMLINK:
 		return engine.TypeSymlink
+	case dirsyncv1.EntryType_ENTRY_TYPE_FIFO:
+		return engine.TypeFIFO
+	case dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE:
+		return engine.TypeCharDev
+	case dirsyncv1.EntryType_ENTRY_TYPE_BLOCK_DEVICE:
+		return engine.TypeBlockDev
 	}
 	return 0
 }
@@ -63,20 +77,35 @@ func typeFromProto(t dirsyncv1.EntryType) engine.EntryType {
 // entryFromProto converts a peer's entry, checking the fields every
 // operation relies on: it is present, its type is want or unset (want 0
 // accepts any type), its mode is at most 07777, its size is not negative,
-// and its sha256 is empty or 32 bytes. The path is not checked.
+// and its sha256 is empty or 32 bytes, and the raw form of its path, link
+// target and hard link target is not set beside the text one. The path is not checked.
 func entryFromProto(pe *dirsyncv1.Entry, want engine.EntryType) (engine.Entry, error) {
 	if pe == nil {
 		return engine.Entry{}, invalidf("missing entry")
 	}
+	p, err := engine.PathFromWire("path", pe.GetPath(), pe.GetRawPath())
+	if err != nil {
+		return engine.Entry{}, err
+	}
+	target, err := engine.PathFromWire("link_target", pe.GetLinkTarget(), pe.GetRawLinkTarget())
+	if err != nil {
+		return engine.Entry{}, fmt.Errorf("entry %q: %w", p, err)
+	}
+	hardlink, err := engine.PathFromWire("hardlink_target", pe.GetHardlinkTarget(), pe.GetRawHardlinkTarget())
+	if err != nil {
+		return engine.Entry{}, fmt.Errorf("entry %q: %w", p, err)
+	}
 	e := engine.Entry{
-		Path:       pe.GetPath(),
+		Path:       p,
 		Type:       typeFromProto(pe.GetType()),
 		Mode:       pe.GetMode(),
 		Size:       pe.GetSize(),
 		MtimeNs:    pe.GetMtimeNs(),
-		LinkTarget: pe.GetLinkTarget(),
+		LinkTarget: target,
+		DevMajor:   pe.GetDeviceMajor(),
+		DevMinor:   pe.GetDeviceMinor(),
 		// Checked by the change that uses it (make_hardlink).
-		HardlinkTarget: pe.GetHardlinkTarget(),
+		HardlinkTarget: hardlink,
 	}
 	switch {
 	case pe.GetType() != dirsyncv1.EntryType_ENTRY_TYPE_UNSPECIFIED && e.Type == 0:
@@ -118,4 +147,25 @@ func opFromProto(op *dirsyncv1.DeltaOp) (engine.Op, error) {
 		return engine.Op{Kind: engine.OpZeros, Count: int64(o.Zeros)}, nil
 	}
 	return engine.Op{}, invalidf("delta op with neither copy nor literal nor zeros")
+}
+
+// entryPath returns the path of the peer's entry pe for messages and
+// locks, the raw form when the text one is empty; entryFromProto checks
+// it.
+func entryPath(pe *dirsyncv1.Entry) string {
+	if raw := pe.GetRawPath(); len(raw) > 0 {
+		return string(raw)
+	}
+	return pe.GetPath()
+}
+
+// pathFromProto returns the path a request names in its field text and
+// the raw twin of that field (see [engine.PathFromWire]), and the path
+// to name in an error when they conflict.
+func pathFromProto(field, text string, raw []byte) (string, error) {
+	p, err := engine.PathFromWire(field, text, raw)
+	if err != nil {
+		return text, err
+	}
+	return p, nil
 }

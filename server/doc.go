@@ -20,6 +20,22 @@
 // place: fsynced first when it replaces an entry, renamed at once (with
 // RENAME_NOREPLACE) when its name is free; see [Options.SyncNewFiles].
 //
+// # Strangers
+//
+// A request is judged on its headers before any byte of its body is read.
+// A [Router] authenticates every SyncService request in HTTP middleware
+// (auth.go) and answers a refusal in the request's protocol; health
+// checking and reflection stay open for probes. Every handler bounds its
+// messages after decompression ([Options.MaxMessageBytes] for the
+// SyncService, 64 KiB for the probes), and its gzip and zstd decompressors
+// stop at that bound instead of inflating a bomb to count it
+// (decompress.go). Beyond the limits per message, stream and tenant, one
+// budget bounds the memory of all request messages in flight together
+// ([Options.MaxMemoryBytes], bodymeter.go): each message's wire,
+// decompressed and decoded bytes are reserved before Connect reads it, and
+// a message that does not fit waits for room, then fails with
+// ResourceExhausted.
+//
 // # Sparse files
 //
 // Every file the server writes (uploads, deltas, copied content) skips its
@@ -72,6 +88,40 @@
 // make no events. Memory is bounded everywhere: the newest 4096 events are
 // kept for resuming, each stream queues at most 1024 (then it gets a
 // RESYNC), and a Server serves at most [Options.MaxWatchers] streams.
+//
+// # Durability and faults
+//
+// A file reaches its final path only by a rename, after its SHA-256 was
+// verified, so a server killed at any instant leaves every path at its old
+// or its new version. A file that replaces an entry is fsynced before the
+// rename and the rename is synced before the client hears of it, so a
+// power loss leaves the old version or the new one. A file with a new name
+// is renamed into place at once (renameat2 with RENAME_NOREPLACE) and left
+// to the kernel's writeback, as rsync's and cp's files are: a power loss
+// within about 30 s may leave it missing or short, never holding other
+// bytes, and the client's next pass sends it again. [Options.SyncNewFiles]
+// (--sync-new-files) makes new files durable before they are answered too,
+// with one syncfs shared by each group of files. Temporary files left by a
+// crash are removed at the next start; partials of interrupted uploads are
+// kept for 24 hours. client/e2e/faults_test.go kills the server and the
+// client with SIGKILL at seeded random points (DIRSYNC_FAULT_SEED replays
+// one) and checks that every path holds a version the client wrote.
+//
+// # Limits
+//
+// Every size from the network is bounded before anything is allocated or
+// written: request messages after decompression (--max-message-bytes), the
+// memory of all requests in flight (--max-memory-bytes), file size
+// (--max-file-bytes), bytes of uploads in flight per tenant
+// (--max-temp-bytes), Upload and WatchChanges streams per tenant
+// (--max-upload-streams, --max-watchers), paths (4096 bytes, 255 a name),
+// changes and manifest paths per request (10000), literal chunks (256 KiB),
+// block sizes (512 B to 1 MiB) and block runs (the base's blocks). A
+// request over a limit fails with ResourceExhausted or InvalidArgument and
+// a message naming the limit and its value; the server goes on serving
+// everyone else. The proofs are hostile_test.go, hostiledelta_test.go,
+// limits_test.go, the fuzz targets, and client/e2e's load and strangers
+// tests.
 //
 // # Errors
 //

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -38,6 +40,9 @@ var (
 	// errBaseChanged reports that the server's copy of a file no longer
 	// has the SHA-256 a delta was computed against: Aborted.
 	errBaseChanged = errors.New("base changed")
+	// errDevicesRefused reports a device the server may not make:
+	// FailedPrecondition, until it runs as root with devices allowed.
+	errDevicesRefused = errors.New("devices not allowed")
 )
 
 // refusal is a failure the server detected itself: kind, one of the
@@ -157,7 +162,7 @@ func refusalCode(kind error) connect.Code {
 	switch kind {
 	case errInvalid:
 		return connect.CodeInvalidArgument
-	case errNotRegular, errBlockedParent:
+	case errNotRegular, errBlockedParent, errDevicesRefused:
 		return connect.CodeFailedPrecondition
 	case errChangedMeanwhile, errBaseChanged:
 		return connect.CodeAborted
@@ -178,7 +183,7 @@ func (s *Server) connectError(op, rel string, err error) error {
 		return ce
 	}
 	code, msg := s.classify(op, rel, err)
-	return connect.NewError(code, errors.New(msg))
+	return connect.NewError(code, errors.New(textOf(msg)))
 }
 
 // resultCode converts err from doing op on rel into the numeric code and
@@ -190,8 +195,29 @@ func (s *Server) resultCode(op, rel string, err error) (uint32, string) {
 	}
 	var ce *connect.Error
 	if errors.As(err, &ce) {
-		return uint32(ce.Code()), ce.Message()
+		return uint32(ce.Code()), textOf(ce.Message())
 	}
 	code, msg := s.classify(op, rel, err)
-	return uint32(code), msg
+	return uint32(code), textOf(msg)
+}
+
+// textOf makes msg valid UTF-8, as a protobuf string must be, by writing
+// each byte that is not part of a UTF-8 character as \xNN, as %q does:
+// a message may name a path that is not UTF-8 through an error of the
+// file system, which does not quote it.
+func textOf(msg string) string {
+	if utf8.ValidString(msg) {
+		return msg
+	}
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, "\\x%02x", msg[i])
+		} else {
+			b.WriteString(msg[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

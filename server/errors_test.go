@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 )
@@ -53,5 +54,21 @@ func TestClassifyFileSystemErrors(t *testing.T) {
 				t.Errorf("message %q contains the server's path", msg)
 			}
 		})
+	}
+}
+
+func TestTextOf(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"répertoire 日本", "répertoire 日本"},
+		{"lstat caf\xe9: denied", `lstat caf\xe9: denied`},
+		{"\xff\xfe", `\xff\xfe`},
+		{"truncated \xe6\x97", `truncated \xe6\x97`},
+	}
+	for _, tt := range tests {
+		if got := textOf(tt.in); got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("textOf(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -87,7 +87,7 @@ type fileUpload struct {
 // file. The file's directory comes from dirs. A failure is recorded in
 // the returned fileUpload.
 func (s *Server) beginUpload(ctx context.Context, hdr *dirsyncv1.UploadHeader, dirs *dirCache) *fileUpload {
-	u := &fileUpload{s: s, rel: hdr.GetEntry().GetPath()}
+	u := &fileUpload{s: s, rel: entryPath(hdr.GetEntry())}
 	if err := u.begin(ctx, hdr, dirs); err != nil {
 		u.fail(err)
 	}
@@ -380,7 +380,8 @@ func (u *fileUpload) prepare() error {
 func (u *fileUpload) response() *dirsyncv1.UploadResponse {
 	u.release()
 	s := u.s
-	resp := &dirsyncv1.UploadResponse{Path: u.rel}
+	resp := &dirsyncv1.UploadResponse{}
+	resp.Path, resp.RawPath = engine.WirePath(u.rel)
 	if u.err != nil {
 		resp.Code, resp.Message = s.resultCode("upload", u.rel, u.err)
 		s.stats.failures.Add(1)

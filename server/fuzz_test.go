@@ -165,6 +165,22 @@ func seedChanges() []*dirsyncv1.ApplyChangesRequest {
 			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", Type: file, HardlinkTarget: p}}},
 		}})
 	}
+	// Names that are not UTF-8, named raw, hostile and not; named pipes;
+	// the root's own metadata.
+	for _, p := range []string{"caf\xe9", "d/\xff", "\xff/../x", "../\xff", "\xff\x00"} {
+		raw := entry("", file)
+		raw.RawPath = []byte(p)
+		fifo := entry("", dirsyncv1.EntryType_ENTRY_TYPE_FIFO)
+		fifo.RawPath, fifo.Size, fifo.Sha256, fifo.LinkTarget = []byte(p), 0, nil, ""
+		reqs = append(reqs, &dirsyncv1.ApplyChangesRequest{Changes: []*dirsyncv1.Change{
+			{Action: &dirsyncv1.Change_RawDelete{RawDelete: []byte(p)}},
+			{Action: &dirsyncv1.Change_CopyContent{CopyContent: raw}},
+			{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: fifo}},
+			{Action: &dirsyncv1.Change_SetRootMetadata{SetRootMetadata: &dirsyncv1.Entry{RawPath: []byte(p), Mode: 0o755}}},
+			{Action: &dirsyncv1.Change_SetRootMetadata{SetRootMetadata: &dirsyncv1.Entry{Mode: 0o7755, MtimeNs: 1}}},
+			{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: &dirsyncv1.Entry{RawPath: []byte(p), Type: dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE, DeviceMajor: 1, DeviceMinor: 3}}},
+		}})
+	}
 	// Swap a directory for a link out of the root, then go through it.
 	reqs = append(reqs, &dirsyncv1.ApplyChangesRequest{Changes: []*dirsyncv1.Change{
 		{Action: &dirsyncv1.Change_Symlink{Symlink: &dirsyncv1.Entry{Path: "d", LinkTarget: "../outside"}}},
@@ -315,6 +331,9 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		}}},
 		[]*dirsyncv1.UploadRequest{{Files: []*dirsyncv1.UploadFile{{Header: hdr("p", false), Ops: []*dirsyncv1.DeltaOp{literalOp(target)}}, {Ops: good}}}},
 		[]*dirsyncv1.UploadRequest{{Header: hdr("a", false), Files: []*dirsyncv1.UploadFile{{Header: hdr("b", false)}}}},
+		// Names that are not UTF-8, in the raw field; one set in both.
+		[]*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: rawEntry(entry("caf\xe9", int64(len(target)), sumTarget))}, Ops: []*dirsyncv1.DeltaOp{literalOp(target)}, Finish: true}},
+		[]*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: rawEntry(entry("\xff/../../x", int64(len(target)), sumTarget))}, Ops: []*dirsyncv1.DeltaOp{literalOp(target)}, Finish: true}},
 		// Compressed literals: a good one, then one that lies about its size.
 		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, target), len(target))}, Finish: true}},
 		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, target), len(target)+1)}, Finish: true}},

@@ -160,3 +160,52 @@ func TestCopyContentBreaksLink(t *testing.T) {
 		t.Errorf("a got b's metadata: %v %v", info.Mode(), info.ModTime())
 	}
 }
+
+// TestRawHardLinks checks hard links whose names are not UTF-8: the
+// server makes a link named and aimed in the raw fields, lists its link
+// sets with raw_hardlink_target, and refuses a target that sets both
+// forms or names a path outside the root.
+func TestRawHardLinks(t *testing.T) {
+	const (
+		primary = "caf\xe9"
+		link    = "d/lien\xff"
+	)
+	root := t.TempDir()
+	writeFile(t, root, primary, []byte("shared content"))
+	env := newEnv(t, root, protocols[0])
+	rawLink := func(rel, target string) *dirsyncv1.Change {
+		return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{
+			RawPath: []byte(rel), Type: dirsyncv1.EntryType_ENTRY_TYPE_FILE, RawHardlinkTarget: []byte(target)}}}
+	}
+	if r := env.applyChanges(t, rawLink(link, primary))[0]; r.GetCode() != 0 || string(r.GetRawPath()) != link {
+		t.Fatalf("make_hardlink(raw %q -> %q) = %v, want OK naming it in raw_path", link, primary, r)
+	}
+	if !sameInode(t, root, primary, link) {
+		t.Fatalf("%q is not a link to %q", link, primary)
+	}
+	entries, _, err := env.manifest(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.GetHardlinkTarget() != "" || len(e.GetRawHardlinkTarget()) > 0 {
+			got = append(got, entryName(e)+"="+e.GetHardlinkTarget()+"|raw:"+string(e.GetRawHardlinkTarget()))
+		}
+	}
+	if want := []string{link + "=|raw:" + primary}; !slices.Equal(got, want) {
+		t.Errorf("manifest links %q, want %q", got, want)
+	}
+
+	both := rawLink("b", primary)
+	both.GetMakeHardlink().HardlinkTarget = "x"
+	for _, ch := range []*dirsyncv1.Change{both, rawLink("b", "../\xff"), rawLink("b", "\xff/../../x")} {
+		if r := env.applyChanges(t, ch)[0]; connect.Code(r.GetCode()) != connect.CodeInvalidArgument {
+			t.Errorf("make_hardlink(%v): %s (%s), want InvalidArgument", ch.GetMakeHardlink(), codeName(r.GetCode()), r.GetMessage())
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "b")); !os.IsNotExist(err) {
+		t.Errorf("a refused link left b behind: %v", err)
+	}
+	assertNoTempFiles(t, root)
+}

@@ -239,10 +239,11 @@ func (env *testEnv) signature(t *testing.T, rel string) error {
 func TestHostilePaths(t *testing.T) {
 	outsideRel := "../outside/secret" // the real sibling, lexically
 	// Paths that are not UTF-8 cannot be marshalled into a string field;
-	// the fuzz targets send them as raw bytes.
+	// TestHostileRawPaths sends them as raw bytes. A backslash is part of
+	// a name on Linux, so `..\x` is a name, not an escape.
 	paths := []string{
 		"../x", "a/../../x", "a/../b", outsideRel, "/abs", "/etc/passwd",
-		`a\b`, `..\x`, "a\x00b", "", ".", "..", "a/.", "a//b", "a/", "./a",
+		"a\x00b", "", ".", "..", "a/.", "a//b", "a/", "./a",
 		strings.Repeat("n", 256),                // component over 255 bytes
 		strings.Repeat("d/", 2048) + "x",        // path over 4096 bytes
 		"ok/" + strings.Repeat("n", 256) + "/x", // long component inside

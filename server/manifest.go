@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 
 	"connectrpc.com/connect"
 
@@ -22,16 +23,27 @@ const manifestBatchSize = 1000
 // reduced first (see [engine.ReduceScopes]), so that a request naming a
 // directory many times, or a directory and paths below it, scans and
 // hashes each entry once. Every message reports whether the server drops
-// set-id bits (see [Server.keptMode]).
+// set-id bits (see [Server.keptMode]), and the first one describes the
+// root directory itself. Paths that are not UTF-8 come in raw_paths.
 func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1.GetManifestRequest], stream *connect.ServerStream[dirsyncv1.GetManifestResponse]) error {
 	scopes := req.Msg.GetPaths()
-	if len(scopes) > maxManifestScopes {
-		return s.connectError("get manifest", "", invalidf("%d paths in one manifest request, at most %d allowed", len(scopes), maxManifestScopes))
+	if n := len(scopes) + len(req.Msg.GetRawPaths()); n > maxManifestScopes {
+		return s.connectError("get manifest", "", invalidf("%d paths in one manifest request, at most %d allowed", n, maxManifestScopes))
+	}
+	if raw := req.Msg.GetRawPaths(); len(raw) > 0 {
+		scopes = slices.Clip(scopes)
+		for _, p := range raw {
+			scopes = append(scopes, string(p))
+		}
 	}
 	for _, p := range scopes {
 		if err := checkPath(p); err != nil {
 			return s.connectError("get manifest", p, err)
 		}
+	}
+	root, err := s.rootEntry()
+	if err != nil {
+		return s.connectError("get manifest", "", err)
 	}
 	m, err := s.scanTree(engine.ReduceScopes(scopes))
 	if err != nil {
@@ -44,11 +56,14 @@ func (s *Server) GetManifest(ctx context.Context, req *connect.Request[dirsyncv1
 		}
 	}
 	// Every batch tells whether set-id bits are dropped, and there is a
-	// batch even for an empty listing when they are: a client must know
-	// before it plans.
-	for first := true; len(m) > 0 || first && !s.allowSetid; first = false {
+	// batch even for an empty listing: a client must know that, and the
+	// root's metadata, before it plans.
+	for first := true; len(m) > 0 || first; first = false {
 		n := min(len(m), manifestBatchSize)
 		batch := &dirsyncv1.GetManifestResponse{Entries: make([]*dirsyncv1.Entry, n), DropsSetid: !s.allowSetid}
+		if first {
+			batch.Root = root
+		}
 		for i, e := range m[:n] {
 			batch.Entries[i] = entryToProto(e)
 		}

@@ -117,7 +117,10 @@ func (ps *partials) take(p string) bool {
 // of the same path that is still running, so that a client retrying right
 // after a broken stream sees what that upload kept.
 func (s *Server) GetPartial(ctx context.Context, req *connect.Request[dirsyncv1.GetPartialRequest]) (*connect.Response[dirsyncv1.GetPartialResponse], error) {
-	rel := req.Msg.GetPath()
+	rel, err := pathFromProto("path", req.Msg.GetPath(), req.Msg.GetRawPath())
+	if err != nil {
+		return nil, s.connectError("get partial", rel, err)
+	}
 	info, err := s.partialInfo(ctx, rel)
 	if err != nil {
 		return nil, s.connectError("get partial", rel, err)

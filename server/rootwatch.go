@@ -195,7 +195,17 @@ func (w *rootWatch) handle(ev fsnotify.Event) {
 		return
 	}
 	if rel == "" {
-		w.note("", 0, true)
+		// The root's own mode or times changed: the server does so at
+		// the end of a pass (set root metadata). Linux reports a
+		// change of mtime alone as a write (IN_MODIFY), which for a
+		// directory means nothing else; changes of its entries come as
+		// their own events. Anything else that happens to the root
+		// itself (removed, moved) calls for a rescan.
+		if ev.Op&^(fsnotify.Chmod|fsnotify.Write) == 0 {
+			w.note("", fsnotify.Chmod, false)
+		} else {
+			w.note("", 0, true)
+		}
 		return
 	}
 	if ev.Has(fsnotify.Rename) {

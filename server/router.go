@@ -54,6 +54,7 @@ func NewRouter(cfg Config, opts Options) (*Router, error) {
 		o := opts
 		o.Name = tc.Name
 		o.AllowSetid = tc.AllowSetid
+		o.AllowDevices = tc.AllowDevices
 		o.Logger = log.With("tenant", tc.Name)
 		srv, err := New(tc.Root, o)
 		if err != nil {
@@ -67,7 +68,7 @@ func NewRouter(cfg Config, opts Options) (*Router, error) {
 		maxMsg = DefaultMaxMessageBytes
 	}
 	auth := newAuthenticator(r.tenants, log)
-	r.handler = withClientCert(newMux(r, maxMsg, connect.WithInterceptors(auth)))
+	r.handler = withClientCert(auth.wrap(newMux(r, maxMsg, newMemBudget(memoryBytes(opts)))))
 	return r, nil
 }
 

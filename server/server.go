@@ -47,6 +47,12 @@ type Options struct {
 	// MaxUploadStreams bounds the concurrent Upload streams; one more is
 	// refused with ResourceExhausted. 0 means [DefaultMaxUploadStreams].
 	MaxUploadStreams int
+	// MaxMemoryBytes is the budget, in bytes, of the memory that request
+	// messages in flight may take, for all of them together: wire bytes,
+	// decompressed bytes and decoded messages. A message that does not fit
+	// waits for room, then fails with ResourceExhausted. 0 means
+	// [DefaultMaxMemoryBytes]. A [Router]'s tenants share one budget.
+	MaxMemoryBytes int64
 	// HashWorkers is how many files the server hashes in parallel when it
 	// builds its content index and manifests; 0 means up to 4, bounded by
 	// GOMAXPROCS.
@@ -69,6 +75,11 @@ type Options struct {
 	// would otherwise make a peer's setuid file a root-owned setuid
 	// executable.
 	AllowSetid bool
+	// AllowDevices lets peers make character and block devices, which
+	// the server does only while it runs as root. By default, and when
+	// it is not root, it refuses them with FailedPrecondition: a device
+	// node is a door to the hardware for whoever may open it.
+	AllowDevices bool
 	// WriteFault is a hook for tests only, nil otherwise: when set, it is
 	// called before every write of file content (uploads and copied
 	// content) with the number of bytes about to be written, and an error
@@ -103,6 +114,7 @@ type Server struct {
 
 	temp    tempBudget
 	streams streamCap
+	budget  *memBudget
 
 	index    *contentIndex
 	locks    *pathLocks
@@ -116,6 +128,8 @@ type Server struct {
 	dirEpoch atomic.Uint64
 	// allowSetid is Options.AllowSetid.
 	allowSetid bool
+	// allowDevices is Options.AllowDevices.
+	allowDevices bool
 	// writeFault is Options.WriteFault.
 	writeFault func(n int) error
 
@@ -163,6 +177,7 @@ func New(root string, opts Options) (*Server, error) {
 		syncNewFiles: opts.SyncNewFiles,
 		writeFault:   opts.WriteFault,
 		allowSetid:   opts.AllowSetid,
+		allowDevices: opts.AllowDevices,
 		index:        newContentIndex(),
 		locks:        newPathLocks(),
 		watchStop:    make(chan struct{}),
@@ -191,6 +206,7 @@ func New(root string, opts Options) (*Server, error) {
 	if s.streams.limit <= 0 {
 		s.streams.limit = DefaultMaxUploadStreams
 	}
+	s.budget = newMemBudget(memoryBytes(opts))
 	if s.hashWorkers <= 0 {
 		s.hashWorkers = min(4, runtime.GOMAXPROCS(0))
 	}
@@ -221,4 +237,12 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// memoryBytes returns the memory budget opts asks for.
+func memoryBytes(opts Options) int64 {
+	if opts.MaxMemoryBytes > 0 {
+		return opts.MaxMemoryBytes
+	}
+	return DefaultMaxMemoryBytes
 }

@@ -24,7 +24,10 @@ const signatureChunkBlocks = 8192
 // SHA-256 comes from the content index, or when the file changed behind
 // the server's back, is computed in the same pass and recorded there.
 func (s *Server) GetSignature(ctx context.Context, req *connect.Request[dirsyncv1.GetSignatureRequest], stream *connect.ServerStream[dirsyncv1.GetSignatureResponse]) error {
-	rel := req.Msg.GetPath()
+	rel, err := pathFromProto("path", req.Msg.GetPath(), req.Msg.GetRawPath())
+	if err != nil {
+		return s.connectError("get signature", rel, err)
+	}
 	hdr, sig, err := s.sign(rel, req.Msg.GetBlockSize())
 	if err != nil {
 		return s.connectError("get signature", rel, err)

@@ -148,7 +148,8 @@ func ownHeader(h *dirsyncv1.UploadHeader) error {
 	}
 	if e := h.GetEntry(); e != nil {
 		// Protobuf requires valid UTF-8 of proto3 strings, and
-		// UnmarshalVTUnsafe does not check it.
+		// UnmarshalVTUnsafe does not check it; a name that is not
+		// UTF-8 comes in the raw fields.
 		if !utf8.ValidString(e.Path) {
 			return fmt.Errorf("entry path %q is not valid UTF-8", e.Path)
 		}
@@ -158,6 +159,8 @@ func ownHeader(h *dirsyncv1.UploadHeader) error {
 		e.Path = strings.Clone(e.Path)
 		e.LinkTarget = strings.Clone(e.LinkTarget)
 		e.Sha256 = bytes.Clone(e.Sha256)
+		e.RawPath = bytes.Clone(e.RawPath)
+		e.RawLinkTarget = bytes.Clone(e.RawLinkTarget)
 	}
 	if b := h.GetBase(); b != nil {
 		b.Sha256 = bytes.Clone(b.Sha256)

@@ -44,6 +44,10 @@ func codecSamples() map[string]*dirsyncv1.UploadRequest {
 			{Header: &dirsyncv1.UploadHeader{Entry: link}},
 			{Header: &dirsyncv1.UploadHeader{Entry: fileEntry("a/é.txt", nil, 0o600, time.Unix(5, 0))}, Sha256: sum(5)},
 		}},
+		"raw names": {Files: []*dirsyncv1.UploadFile{
+			{Header: &dirsyncv1.UploadHeader{Entry: rawEntry(fileEntry("caf\xe9/na\xefve.txt", data, 0o644, time.Unix(5, 0)))}, Sha256: sum(6)},
+			{Header: &dirsyncv1.UploadHeader{Entry: &dirsyncv1.Entry{RawPath: []byte("l\xff"), RawLinkTarget: []byte("t\xff"), Type: dirsyncv1.EntryType_ENTRY_TYPE_SYMLINK}}},
+		}},
 	}
 }
 

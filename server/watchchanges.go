@@ -7,6 +7,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dirsync/dirsync/engine"
 	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
@@ -19,7 +20,10 @@ const watchBatchMax = 512
 // starts watching the root. Each stream holds at most feedSubBuffer
 // events; a caller that reads slower than that gets a RESYNC event.
 func (s *Server) WatchChanges(ctx context.Context, req *connect.Request[dirsyncv1.WatchChangesRequest], stream *connect.ServerStream[dirsyncv1.WatchChangesResponse]) error {
-	scope := req.Msg.GetPath()
+	scope, err := pathFromProto("path", req.Msg.GetPath(), req.Msg.GetRawPath())
+	if err != nil {
+		return s.connectError("watch changes", scope, err)
+	}
 	if scope != "" {
 		if err := checkPath(scope); err != nil {
 			return s.connectError("watch changes", scope, err)
@@ -74,13 +78,14 @@ func changeEventToProto(ev changeEvent) *dirsyncv1.ChangeEvent {
 	if ev.own {
 		origin = dirsyncv1.ChangeOrigin_CHANGE_ORIGIN_SERVER
 	}
-	return &dirsyncv1.ChangeEvent{
+	pe := &dirsyncv1.ChangeEvent{
 		Generation: ev.gen,
-		Path:       ev.path,
 		Kind:       dirsyncv1.ChangeKind(ev.kind),
 		Origin:     origin,
 		Time:       timestamppb.New(ev.at),
 	}
+	pe.Path, pe.RawPath = engine.WirePath(ev.path)
+	return pe
 }
 
 // startWatching starts watching the root, once: a server nobody watches

@@ -118,3 +118,28 @@ func TestWatchChangesTenants(t *testing.T) {
 		t.Errorf("tenant ro's first event = %v, want ro-only.txt", ev)
 	}
 }
+
+// TestWatchRootMetadata checks that the server's own change of the root's
+// metadata reaches a watcher as one METADATA event from the server, not
+// as a rescan from outside, and that a raw name's event comes raw.
+func TestWatchRootMetadata(t *testing.T) {
+	env := newEnv(t, "", protocols[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	stream, _ := watchStream(t, ctx, env.client, &dirsyncv1.WatchChangesRequest{})
+	var pending []*dirsyncv1.ChangeEvent
+	mtime := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if r := env.applyChanges(t, rootMetaChange("", 0o750, mtime)); r[0].GetCode() != 0 {
+		t.Fatalf("set root metadata: %v", r[0])
+	}
+	ev := nextEvent(t, stream, &pending)
+	if ev.GetPath() != "" || ev.GetKind() != dirsyncv1.ChangeKind_CHANGE_KIND_METADATA || ev.GetOrigin() != dirsyncv1.ChangeOrigin_CHANGE_ORIGIN_SERVER {
+		t.Errorf("event of set root metadata = %v, want METADATA of the root from the server", ev)
+	}
+	data := []byte("x")
+	env.uploadAll(t, 1, literalUpload(rawEntry(fileEntry("caf\xe9", data, 0o644, mtime)), data)...)
+	ev = nextEvent(t, stream, &pending)
+	if string(ev.GetRawPath()) != "caf\xe9" || ev.GetPath() != "" {
+		t.Errorf("event of a raw name = %v, want raw_path %q", ev, "caf\xe9")
+	}
+}

@@ -43,18 +43,24 @@ const defaultDir = "./dirsync_from"
 const usageText = `Usage: dirsync-client [flags]
 
 dirsync-client keeps a directory on a dirsync server an exact mirror of a
-local directory: files, directories, symlinks, permissions and modification
-times, hard links (as rsync -H: a set's content goes once, and the server
-links its files as they are linked here) and holes of sparse files (as
-rsync -S: they stay holes, and do not cross the wire). It sends only what
-changed: content the server already holds is copied there, changed files
-travel as rsync-like deltas, and the rest is compressed on the wire. By default it syncs once, then watches the directory
-and syncs every change within milliseconds, reconnecting if the server goes
-away. It keeps the server's copy right too: a file changed, removed or added
-there behind the server's back is put back within a second (the server
-reports such drift), a server restarted on an emptied directory is filled
-again, and every -verify-interval a full pass checks the whole mirror. With
--once it syncs, checks the result and exits.
+local directory: files, directories, symlinks and named pipes, with their
+permissions and modification times (symlinks' own, and the directory's
+itself), under every name Linux allows (backslashes and bytes that are not
+UTF-8 included), as rsync -a does; hard links (as rsync -H: a set's content
+goes once, and the server links its files as they are linked here) and
+holes of sparse files (as rsync -S: they stay holes, and do not cross the
+wire). Devices are mirrored where the server allows them (as root, with
+--allow-devices) and reported as not mirrored elsewhere; sockets are
+reported and skipped. It sends only what changed: content the server
+already holds is copied there, changed files travel as rsync-like deltas,
+and the rest is compressed on the wire. By default it syncs once, then
+watches the directory and syncs every change within milliseconds,
+reconnecting if the server goes away. It keeps the server's copy right
+too: a file changed, removed or added there behind the server's back is
+put back within a second (the server reports such drift), a server
+restarted on an emptied directory is filled again, and every
+-verify-interval a full pass checks the whole mirror. With -once it syncs,
+checks the result and exits.
 
 Examples:
   # on the server machine
@@ -92,9 +98,9 @@ Exit codes:
   0  the server holds a mirror of every item (-once), the plan was
      printed (-dry-run), or watch mode was stopped by SIGINT/SIGTERM
   1  the server does not hold a mirror (-once): some items failed, or
-     were skipped as items that cannot be mirrored (devices, FIFOs,
-     sockets, names with a backslash or not valid UTF-8); -once names
-     them. Or another error: the directory vanished, the server failed
+     were skipped as items that cannot be mirrored (sockets; devices
+     fail unless the server runs as root with --allow-devices); -once
+     names them. Or another error: the directory vanished, the server failed
      (ignored paths are left out on purpose and do not count)
   2  usage error: bad flag or environment value, a -dir that does not
      exist or is not a directory, or a -dir inside the server's root
@@ -116,8 +122,9 @@ Safety:
   deletions: it says what it would have deleted and how to allow it
   (-allow-empty, -max-delete N, -max-delete -1 for no limit; emptying
   the tree needs -allow-empty whatever -max-delete says). Its other
-  changes still go. Watch mode holds them the same way, says so once
-  and keeps watching: they go once they fall within the limits, and the
+  changes still go. Watch mode holds them the same way, counting the
+  deletions of the last minute together (a tree removed a directory at a
+  time is held too), says so once and keeps watching: they go once they fall within the limits, and the
   hold ends when the directory is back. A renamed or moved directory
   loses nothing, so the default rule lets it through.
   On the same machine as the server, a -dir inside the server's root (or
@@ -163,10 +170,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("dirsync-client", flag.ContinueOnError)
 	fset.SetOutput(stderr)
-	fset.Usage = func() {
-		fmt.Fprintf(fset.Output(), usageText, client.AutoDeleteFloor)
-		fset.PrintDefaults()
-	}
+	// Help asked for goes to stdout, whole; a bad flag gets the flag
+	// package's one line on stderr and a hint, not 100 lines of help.
+	fset.Usage = func() {}
 	blockSize, err := envInt("DIRSYNC_BLOCK_SIZE", 0)
 	if err != nil {
 		fmt.Fprintln(stderr, "dirsync-client:", err)
@@ -201,8 +207,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fset.Var(&excludes, "exclude", "ignore paths matching this gitignore `pattern` (repeatable)")
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, usageText, client.AutoDeleteFloor)
+			fset.SetOutput(stdout)
+			fset.PrintDefaults()
 			return exitOK
 		}
+		fmt.Fprintln(stderr, "dirsync-client: see dirsync-client --help for the flags")
 		return exitUsage
 	}
 	if fset.NArg() > 0 {

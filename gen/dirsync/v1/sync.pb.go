@@ -35,6 +35,15 @@ const (
 	// ENTRY_TYPE_SYMLINK is a symbolic link, mirrored as a link and never
 	// followed.
 	EntryType_ENTRY_TYPE_SYMLINK EntryType = 3
+	// ENTRY_TYPE_FIFO is a named pipe, mirrored as a named pipe with its
+	// mode and mtime; it has no content.
+	EntryType_ENTRY_TYPE_FIFO EntryType = 4
+	// ENTRY_TYPE_CHAR_DEVICE is a character device, with its device_major
+	// and device_minor. A server makes one only when it runs as root and
+	// allows devices (--allow-devices, a tenant's allow_devices).
+	EntryType_ENTRY_TYPE_CHAR_DEVICE EntryType = 5
+	// ENTRY_TYPE_BLOCK_DEVICE is a block device, as ENTRY_TYPE_CHAR_DEVICE.
+	EntryType_ENTRY_TYPE_BLOCK_DEVICE EntryType = 6
 )
 
 // Enum value maps for EntryType.
@@ -44,12 +53,18 @@ var (
 		1: "ENTRY_TYPE_FILE",
 		2: "ENTRY_TYPE_DIRECTORY",
 		3: "ENTRY_TYPE_SYMLINK",
+		4: "ENTRY_TYPE_FIFO",
+		5: "ENTRY_TYPE_CHAR_DEVICE",
+		6: "ENTRY_TYPE_BLOCK_DEVICE",
 	}
 	EntryType_value = map[string]int32{
-		"ENTRY_TYPE_UNSPECIFIED": 0,
-		"ENTRY_TYPE_FILE":        1,
-		"ENTRY_TYPE_DIRECTORY":   2,
-		"ENTRY_TYPE_SYMLINK":     3,
+		"ENTRY_TYPE_UNSPECIFIED":  0,
+		"ENTRY_TYPE_FILE":         1,
+		"ENTRY_TYPE_DIRECTORY":    2,
+		"ENTRY_TYPE_SYMLINK":      3,
+		"ENTRY_TYPE_FIFO":         4,
+		"ENTRY_TYPE_CHAR_DEVICE":  5,
+		"ENTRY_TYPE_BLOCK_DEVICE": 6,
 	}
 )
 
@@ -216,7 +231,8 @@ type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Path of the item relative to the synced root: slash-separated and
 	// canonical (no leading slash, no empty, "." or ".." components, no
-	// backslash, no NUL). The root itself is never an entry.
+	// NUL). The root itself is never an entry. A path that is not valid
+	// UTF-8 travels in raw_path instead, and path is then empty.
 	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// Type of the item.
 	Type EntryType `protobuf:"varint,2,opt,name=type,proto3,enum=dirsync.v1.EntryType" json:"type,omitempty"`
@@ -225,11 +241,12 @@ type Entry struct {
 	Mode uint32 `protobuf:"varint,3,opt,name=mode,proto3" json:"mode,omitempty"`
 	// Size in bytes of a regular file; 0 for other types.
 	Size int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
-	// Modification time in nanoseconds since the Unix epoch. Ignored for
-	// symlinks.
+	// Modification time in nanoseconds since the Unix epoch; a symlink's
+	// is the link's own, set without following it.
 	MtimeNs int64 `protobuf:"varint,5,opt,name=mtime_ns,json=mtimeNs,proto3" json:"mtime_ns,omitempty"`
 	// Target text of a symlink, exactly as stored; never resolved. Empty for
-	// other types.
+	// other types. A target that is not valid UTF-8 travels in
+	// raw_link_target instead.
 	LinkTarget string `protobuf:"bytes,6,opt,name=link_target,json=linkTarget,proto3" json:"link_target,omitempty"`
 	// SHA-256 of a regular file's content: 32 bytes, or empty when unknown.
 	Sha256 []byte `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
@@ -237,10 +254,27 @@ type Entry struct {
 	// the first of them in path order, the primary of its link set, whose
 	// inode it shares. Empty for the primary and for every other entry. A
 	// tree's link sets are found among the entries of one listing, so a
-	// listing of some subtrees shows only the links within them.
+	// listing of some subtrees shows only the links within them. A target
+	// that is not valid UTF-8 travels in raw_hardlink_target instead.
 	HardlinkTarget string `protobuf:"bytes,40,opt,name=hardlink_target,json=hardlinkTarget,proto3" json:"hardlink_target,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// hardlink_target as raw bytes, set only when it is not valid UTF-8;
+	// hardlink_target is then empty.
+	RawHardlinkTarget []byte `protobuf:"bytes,41,opt,name=raw_hardlink_target,json=rawHardlinkTarget,proto3" json:"raw_hardlink_target,omitempty"`
+	// Path as raw bytes, set only when it is not valid UTF-8 (a Latin-1
+	// name, say), which a string field cannot hold; path is then empty. The
+	// same rules apply to it as to path, but UTF-8.
+	RawPath []byte `protobuf:"bytes,30,opt,name=raw_path,json=rawPath,proto3" json:"raw_path,omitempty"`
+	// Symlink target as raw bytes, set only when it is not valid UTF-8;
+	// link_target is then empty.
+	RawLinkTarget []byte `protobuf:"bytes,31,opt,name=raw_link_target,json=rawLinkTarget,proto3" json:"raw_link_target,omitempty"`
+	// Major device number of a character or block device; 0 for other
+	// types.
+	DeviceMajor uint32 `protobuf:"varint,32,opt,name=device_major,json=deviceMajor,proto3" json:"device_major,omitempty"`
+	// Minor device number of a character or block device; 0 for other
+	// types.
+	DeviceMinor   uint32 `protobuf:"varint,33,opt,name=device_minor,json=deviceMinor,proto3" json:"device_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Entry) Reset() {
@@ -327,6 +361,41 @@ func (x *Entry) GetHardlinkTarget() string {
 		return x.HardlinkTarget
 	}
 	return ""
+}
+
+func (x *Entry) GetRawHardlinkTarget() []byte {
+	if x != nil {
+		return x.RawHardlinkTarget
+	}
+	return nil
+}
+
+func (x *Entry) GetRawPath() []byte {
+	if x != nil {
+		return x.RawPath
+	}
+	return nil
+}
+
+func (x *Entry) GetRawLinkTarget() []byte {
+	if x != nil {
+		return x.RawLinkTarget
+	}
+	return nil
+}
+
+func (x *Entry) GetDeviceMajor() uint32 {
+	if x != nil {
+		return x.DeviceMajor
+	}
+	return 0
+}
+
+func (x *Entry) GetDeviceMinor() uint32 {
+	if x != nil {
+		return x.DeviceMinor
+	}
+	return 0
 }
 
 // StatusRequest asks for the server's status.
@@ -703,7 +772,10 @@ type GetManifestRequest struct {
 	// Leave out the SHA-256 of files, which is about half of each entry.
 	// The dirsync client does: it compares by size and mtime, and asks the
 	// server whether it holds a content with copy_content.
-	OmitSha256    bool `protobuf:"varint,2,opt,name=omit_sha256,json=omitSha256,proto3" json:"omit_sha256,omitempty"`
+	OmitSha256 bool `protobuf:"varint,2,opt,name=omit_sha256,json=omitSha256,proto3" json:"omit_sha256,omitempty"`
+	// More subtrees to list, as raw bytes: those whose paths are not valid
+	// UTF-8 (see Entry.raw_path).
+	RawPaths      [][]byte `protobuf:"bytes,30,rep,name=raw_paths,json=rawPaths,proto3" json:"raw_paths,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,6 +824,13 @@ func (x *GetManifestRequest) GetOmitSha256() bool {
 	return false
 }
 
+func (x *GetManifestRequest) GetRawPaths() [][]byte {
+	if x != nil {
+		return x.RawPaths
+	}
+	return nil
+}
+
 // GetManifestResponse is one batch of the server's entries.
 type GetManifestResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -761,7 +840,11 @@ type GetManifestResponse struct {
 	// it is sent, as in StatusResponse; set in every message, and the
 	// response then has at least one. A client compares its modes without
 	// those bits, or it would find them different after every pass.
-	DropsSetid    bool `protobuf:"varint,2,opt,name=drops_setid,json=dropsSetid,proto3" json:"drops_setid,omitempty"`
+	DropsSetid bool `protobuf:"varint,2,opt,name=drops_setid,json=dropsSetid,proto3" json:"drops_setid,omitempty"`
+	// The root directory itself: its mode and mtime_ns (type DIRECTORY,
+	// empty path), in the first message only, whatever paths were asked
+	// for. See Change.set_root_metadata.
+	Root          *Entry `protobuf:"bytes,30,opt,name=root,proto3" json:"root,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -808,6 +891,13 @@ func (x *GetManifestResponse) GetDropsSetid() bool {
 		return x.DropsSetid
 	}
 	return false
+}
+
+func (x *GetManifestResponse) GetRoot() *Entry {
+	if x != nil {
+		return x.Root
+	}
+	return nil
 }
 
 // ApplyChangesRequest is a batch of structural changes to apply in order.
@@ -869,6 +959,9 @@ type Change struct {
 	//	*Change_SetMetadata
 	//	*Change_CopyContent
 	//	*Change_MakeHardlink
+	//	*Change_RawDelete
+	//	*Change_SetRootMetadata
+	//	*Change_MakeSpecial
 	Action        isChange_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -965,6 +1058,33 @@ func (x *Change) GetMakeHardlink() *Entry {
 	return nil
 }
 
+func (x *Change) GetRawDelete() []byte {
+	if x != nil {
+		if x, ok := x.Action.(*Change_RawDelete); ok {
+			return x.RawDelete
+		}
+	}
+	return nil
+}
+
+func (x *Change) GetSetRootMetadata() *Entry {
+	if x != nil {
+		if x, ok := x.Action.(*Change_SetRootMetadata); ok {
+			return x.SetRootMetadata
+		}
+	}
+	return nil
+}
+
+func (x *Change) GetMakeSpecial() *Entry {
+	if x != nil {
+		if x, ok := x.Action.(*Change_MakeSpecial); ok {
+			return x.MakeSpecial
+		}
+	}
+	return nil
+}
+
 type isChange_Action interface {
 	isChange_Action()
 }
@@ -1010,6 +1130,27 @@ type Change_MakeHardlink struct {
 	MakeHardlink *Entry `protobuf:"bytes,40,opt,name=make_hardlink,json=makeHardlink,proto3,oneof"`
 }
 
+type Change_RawDelete struct {
+	// As delete, for a path that is not valid UTF-8 (see Entry.raw_path).
+	RawDelete []byte `protobuf:"bytes,30,opt,name=raw_delete,json=rawDelete,proto3,oneof"`
+}
+
+type Change_SetRootMetadata struct {
+	// Set the mode and mtime of the root directory itself, from this
+	// entry, whose path must be empty. A client sends it after every other
+	// change of its pass, as the last change to the root's mtime.
+	SetRootMetadata *Entry `protobuf:"bytes,31,opt,name=set_root_metadata,json=setRootMetadata,proto3,oneof"`
+}
+
+type Change_MakeSpecial struct {
+	// Make a named pipe (type FIFO) or a device (types CHAR_DEVICE and
+	// BLOCK_DEVICE, with its numbers) at this entry's path, with its mode
+	// and mtime, replacing whatever is there. A server that does not run
+	// as root or does not allow devices refuses a device with
+	// FAILED_PRECONDITION (9).
+	MakeSpecial *Entry `protobuf:"bytes,32,opt,name=make_special,json=makeSpecial,proto3,oneof"`
+}
+
 func (*Change_Delete) isChange_Action() {}
 
 func (*Change_MakeDirectory) isChange_Action() {}
@@ -1021,6 +1162,12 @@ func (*Change_SetMetadata) isChange_Action() {}
 func (*Change_CopyContent) isChange_Action() {}
 
 func (*Change_MakeHardlink) isChange_Action() {}
+
+func (*Change_RawDelete) isChange_Action() {}
+
+func (*Change_SetRootMetadata) isChange_Action() {}
+
+func (*Change_MakeSpecial) isChange_Action() {}
 
 // ApplyChangesResponse reports the outcome of every change of a batch.
 type ApplyChangesResponse struct {
@@ -1079,7 +1226,9 @@ type ChangeResult struct {
 	// Human-readable reason when code is not 0. Never holds server paths.
 	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	// Bytes the server made without receiving them (copy_content only).
-	SavedBytes    int64 `protobuf:"varint,4,opt,name=saved_bytes,json=savedBytes,proto3" json:"saved_bytes,omitempty"`
+	SavedBytes int64 `protobuf:"varint,4,opt,name=saved_bytes,json=savedBytes,proto3" json:"saved_bytes,omitempty"`
+	// Path as raw bytes when it is not valid UTF-8; path is then empty.
+	RawPath       []byte `protobuf:"bytes,30,opt,name=raw_path,json=rawPath,proto3" json:"raw_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1142,6 +1291,13 @@ func (x *ChangeResult) GetSavedBytes() int64 {
 	return 0
 }
 
+func (x *ChangeResult) GetRawPath() []byte {
+	if x != nil {
+		return x.RawPath
+	}
+	return nil
+}
+
 // GetSignatureRequest names the file to sign and the block size to use.
 type GetSignatureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1150,7 +1306,9 @@ type GetSignatureRequest struct {
 	// Block size in bytes, honoured exactly; 0 lets the server choose one
 	// from the file's size (about half its square root; rsync uses the
 	// square root, but files change in more than one place).
-	BlockSize     uint32 `protobuf:"varint,2,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	BlockSize uint32 `protobuf:"varint,2,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	// Path as raw bytes when it is not valid UTF-8; path is then empty.
+	RawPath       []byte `protobuf:"bytes,30,opt,name=raw_path,json=rawPath,proto3" json:"raw_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1197,6 +1355,13 @@ func (x *GetSignatureRequest) GetBlockSize() uint32 {
 		return x.BlockSize
 	}
 	return 0
+}
+
+func (x *GetSignatureRequest) GetRawPath() []byte {
+	if x != nil {
+		return x.RawPath
+	}
+	return nil
 }
 
 // GetSignatureResponse is one piece of a signature. The first message has
@@ -1942,7 +2107,9 @@ type UploadResponse struct {
 	// their own. A server answering a group of small files at once sends
 	// one message for them, sparing a frame, a flush and a hand-off per
 	// file on both sides.
-	More          []*UploadResponse `protobuf:"bytes,7,rep,name=more,proto3" json:"more,omitempty"`
+	More []*UploadResponse `protobuf:"bytes,7,rep,name=more,proto3" json:"more,omitempty"`
+	// Path as raw bytes when it is not valid UTF-8; path is then empty.
+	RawPath       []byte `protobuf:"bytes,30,opt,name=raw_path,json=rawPath,proto3" json:"raw_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2026,11 +2193,20 @@ func (x *UploadResponse) GetMore() []*UploadResponse {
 	return nil
 }
 
+func (x *UploadResponse) GetRawPath() []byte {
+	if x != nil {
+		return x.RawPath
+	}
+	return nil
+}
+
 // GetPartialRequest names the file whose interrupted upload to look up.
 type GetPartialRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Canonical relative path of the file.
-	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Path as raw bytes when it is not valid UTF-8; path is then empty.
+	RawPath       []byte `protobuf:"bytes,30,opt,name=raw_path,json=rawPath,proto3" json:"raw_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2070,6 +2246,13 @@ func (x *GetPartialRequest) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *GetPartialRequest) GetRawPath() []byte {
+	if x != nil {
+		return x.RawPath
+	}
+	return nil
 }
 
 // GetPartialResponse describes the kept start of an interrupted upload.
@@ -2149,8 +2332,10 @@ type WatchChangesRequest struct {
 	// client that only repairs drift needs none of them, and an initial sync
 	// makes one per file. Generations then skip the events left out.
 	ExcludeServerChanges bool `protobuf:"varint,4,opt,name=exclude_server_changes,json=excludeServerChanges,proto3" json:"exclude_server_changes,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Path as raw bytes when it is not valid UTF-8; path is then empty.
+	RawPath       []byte `protobuf:"bytes,30,opt,name=raw_path,json=rawPath,proto3" json:"raw_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchChangesRequest) Reset() {
@@ -2209,6 +2394,13 @@ func (x *WatchChangesRequest) GetExcludeServerChanges() bool {
 		return x.ExcludeServerChanges
 	}
 	return false
+}
+
+func (x *WatchChangesRequest) GetRawPath() []byte {
+	if x != nil {
+		return x.RawPath
+	}
+	return nil
 }
 
 // WatchChangesResponse is one batch of change events.
@@ -2291,7 +2483,9 @@ type ChangeEvent struct {
 	// Who made the change.
 	Origin ChangeOrigin `protobuf:"varint,4,opt,name=origin,proto3,enum=dirsync.v1.ChangeOrigin" json:"origin,omitempty"`
 	// When the server saw the change.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	// Path as raw bytes when it is not valid UTF-8; path is then empty.
+	RawPath       []byte `protobuf:"bytes,30,opt,name=raw_path,json=rawPath,proto3" json:"raw_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2361,12 +2555,19 @@ func (x *ChangeEvent) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ChangeEvent) GetRawPath() []byte {
+	if x != nil {
+		return x.RawPath
+	}
+	return nil
+}
+
 var File_dirsync_v1_sync_proto protoreflect.FileDescriptor
 
 const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"\x15dirsync/v1/sync.proto\x12\n" +
-	"dirsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n" +
+	"dirsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x03\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.dirsync.v1.EntryTypeR\x04type\x12\x12\n" +
@@ -2376,7 +2577,12 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\vlink_target\x18\x06 \x01(\tR\n" +
 	"linkTarget\x12\x16\n" +
 	"\x06sha256\x18\a \x01(\fR\x06sha256\x12'\n" +
-	"\x0fhardlink_target\x18( \x01(\tR\x0ehardlinkTarget\"9\n" +
+	"\x0fhardlink_target\x18( \x01(\tR\x0ehardlinkTarget\x12.\n" +
+	"\x13raw_hardlink_target\x18) \x01(\fR\x11rawHardlinkTarget\x12\x19\n" +
+	"\braw_path\x18\x1e \x01(\fR\arawPath\x12&\n" +
+	"\x0fraw_link_target\x18\x1f \x01(\fR\rrawLinkTarget\x12!\n" +
+	"\fdevice_major\x18  \x01(\rR\vdeviceMajor\x12!\n" +
+	"\fdevice_minor\x18! \x01(\rR\vdeviceMinor\"9\n" +
 	"\rStatusRequest\x12(\n" +
 	"\x10omit_tree_counts\x18\x01 \x01(\bR\x0eomitTreeCounts\"\x84\a\n" +
 	"\x0eStatusResponse\x12\x12\n" +
@@ -2410,37 +2616,45 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x11root_ancestor_ids\x18\x17 \x03(\v2\x12.dirsync.v1.FileIDR\x0frootAncestorIds\"6\n" +
 	"\x06FileID\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\x04R\x06device\x12\x14\n" +
-	"\x05inode\x18\x02 \x01(\x04R\x05inode\"K\n" +
+	"\x05inode\x18\x02 \x01(\x04R\x05inode\"h\n" +
 	"\x12GetManifestRequest\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12\x1f\n" +
 	"\vomit_sha256\x18\x02 \x01(\bR\n" +
-	"omitSha256\"c\n" +
+	"omitSha256\x12\x1b\n" +
+	"\traw_paths\x18\x1e \x03(\fR\brawPaths\"\x8a\x01\n" +
 	"\x13GetManifestResponse\x12+\n" +
 	"\aentries\x18\x01 \x03(\v2\x11.dirsync.v1.EntryR\aentries\x12\x1f\n" +
 	"\vdrops_setid\x18\x02 \x01(\bR\n" +
-	"dropsSetid\"C\n" +
+	"dropsSetid\x12%\n" +
+	"\x04root\x18\x1e \x01(\v2\x11.dirsync.v1.EntryR\x04root\"C\n" +
 	"\x13ApplyChangesRequest\x12,\n" +
-	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\"\xc1\x02\n" +
+	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\"\xdb\x03\n" +
 	"\x06Change\x12\x18\n" +
 	"\x06delete\x18\x01 \x01(\tH\x00R\x06delete\x12:\n" +
 	"\x0emake_directory\x18\x02 \x01(\v2\x11.dirsync.v1.EntryH\x00R\rmakeDirectory\x12-\n" +
 	"\asymlink\x18\x03 \x01(\v2\x11.dirsync.v1.EntryH\x00R\asymlink\x126\n" +
 	"\fset_metadata\x18\x04 \x01(\v2\x11.dirsync.v1.EntryH\x00R\vsetMetadata\x126\n" +
 	"\fcopy_content\x18\x05 \x01(\v2\x11.dirsync.v1.EntryH\x00R\vcopyContent\x128\n" +
-	"\rmake_hardlink\x18( \x01(\v2\x11.dirsync.v1.EntryH\x00R\fmakeHardlinkB\b\n" +
+	"\rmake_hardlink\x18( \x01(\v2\x11.dirsync.v1.EntryH\x00R\fmakeHardlink\x12\x1f\n" +
+	"\n" +
+	"raw_delete\x18\x1e \x01(\fH\x00R\trawDelete\x12?\n" +
+	"\x11set_root_metadata\x18\x1f \x01(\v2\x11.dirsync.v1.EntryH\x00R\x0fsetRootMetadata\x126\n" +
+	"\fmake_special\x18  \x01(\v2\x11.dirsync.v1.EntryH\x00R\vmakeSpecialB\b\n" +
 	"\x06action\"J\n" +
 	"\x14ApplyChangesResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.dirsync.v1.ChangeResultR\aresults\"q\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.dirsync.v1.ChangeResultR\aresults\"\x8c\x01\n" +
 	"\fChangeResult\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1f\n" +
 	"\vsaved_bytes\x18\x04 \x01(\x03R\n" +
-	"savedBytes\"H\n" +
+	"savedBytes\x12\x19\n" +
+	"\braw_path\x18\x1e \x01(\fR\arawPath\"c\n" +
 	"\x13GetSignatureRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1d\n" +
 	"\n" +
-	"block_size\x18\x02 \x01(\rR\tblockSize\"w\n" +
+	"block_size\x18\x02 \x01(\rR\tblockSize\x12\x19\n" +
+	"\braw_path\x18\x1e \x01(\fR\arawPath\"w\n" +
 	"\x14GetSignatureResponse\x123\n" +
 	"\x06header\x18\x01 \x01(\v2\x1b.dirsync.v1.SignatureHeaderR\x06header\x12\x12\n" +
 	"\x04weak\x18\x02 \x03(\aR\x04weak\x12\x16\n" +
@@ -2486,7 +2700,7 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x04size\x18\x02 \x01(\rR\x04size\"6\n" +
 	"\bBlockRun\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\x04R\x05start\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\xf1\x01\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\x8c\x02\n" +
 	"\x0eUploadResponse\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
@@ -2494,25 +2708,28 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\rliteral_bytes\x18\x04 \x01(\x03R\fliteralBytes\x12#\n" +
 	"\rmatched_bytes\x18\x05 \x01(\x03R\fmatchedBytes\x12#\n" +
 	"\rresumed_bytes\x18\x06 \x01(\x03R\fresumedBytes\x12.\n" +
-	"\x04more\x18\a \x03(\v2\x1a.dirsync.v1.UploadResponseR\x04more\"'\n" +
+	"\x04more\x18\a \x03(\v2\x1a.dirsync.v1.UploadResponseR\x04more\x12\x19\n" +
+	"\braw_path\x18\x1e \x01(\fR\arawPath\"B\n" +
 	"\x11GetPartialRequest\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\"@\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x19\n" +
+	"\braw_path\x18\x1e \x01(\fR\arawPath\"@\n" +
 	"\x12GetPartialResponse\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x02 \x01(\fR\x06sha256\"\xab\x01\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256\"\xc6\x01\n" +
 	"\x13WatchChangesRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12)\n" +
 	"\x10since_generation\x18\x02 \x01(\x04R\x0fsinceGeneration\x12\x1f\n" +
 	"\vinstance_id\x18\x03 \x01(\tR\n" +
 	"instanceId\x124\n" +
-	"\x16exclude_server_changes\x18\x04 \x01(\bR\x14excludeServerChanges\"\x88\x01\n" +
+	"\x16exclude_server_changes\x18\x04 \x01(\bR\x14excludeServerChanges\x12\x19\n" +
+	"\braw_path\x18\x1e \x01(\fR\arawPath\"\x88\x01\n" +
 	"\x14WatchChangesResponse\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12/\n" +
 	"\x06events\x18\x02 \x03(\v2\x17.dirsync.v1.ChangeEventR\x06events\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x03 \x01(\x04R\n" +
-	"generation\"\xcf\x01\n" +
+	"generation\"\xea\x01\n" +
 	"\vChangeEvent\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
@@ -2520,12 +2737,16 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12*\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x16.dirsync.v1.ChangeKindR\x04kind\x120\n" +
 	"\x06origin\x18\x04 \x01(\x0e2\x18.dirsync.v1.ChangeOriginR\x06origin\x12.\n" +
-	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*n\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x19\n" +
+	"\braw_path\x18\x1e \x01(\fR\arawPath*\xbc\x01\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fENTRY_TYPE_FILE\x10\x01\x12\x18\n" +
 	"\x14ENTRY_TYPE_DIRECTORY\x10\x02\x12\x16\n" +
-	"\x12ENTRY_TYPE_SYMLINK\x10\x03*\xbf\x01\n" +
+	"\x12ENTRY_TYPE_SYMLINK\x10\x03\x12\x13\n" +
+	"\x0fENTRY_TYPE_FIFO\x10\x04\x12\x1a\n" +
+	"\x16ENTRY_TYPE_CHAR_DEVICE\x10\x05\x12\x1b\n" +
+	"\x17ENTRY_TYPE_BLOCK_DEVICE\x10\x06*\xbf\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -2606,48 +2827,51 @@ var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	6,  // 3: dirsync.v1.StatusResponse.root_id:type_name -> dirsync.v1.FileID
 	6,  // 4: dirsync.v1.StatusResponse.root_ancestor_ids:type_name -> dirsync.v1.FileID
 	3,  // 5: dirsync.v1.GetManifestResponse.entries:type_name -> dirsync.v1.Entry
-	10, // 6: dirsync.v1.ApplyChangesRequest.changes:type_name -> dirsync.v1.Change
-	3,  // 7: dirsync.v1.Change.make_directory:type_name -> dirsync.v1.Entry
-	3,  // 8: dirsync.v1.Change.symlink:type_name -> dirsync.v1.Entry
-	3,  // 9: dirsync.v1.Change.set_metadata:type_name -> dirsync.v1.Entry
-	3,  // 10: dirsync.v1.Change.copy_content:type_name -> dirsync.v1.Entry
-	3,  // 11: dirsync.v1.Change.make_hardlink:type_name -> dirsync.v1.Entry
-	12, // 12: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
-	15, // 13: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
-	18, // 14: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
-	21, // 15: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
-	17, // 16: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
-	18, // 17: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
-	21, // 18: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
-	3,  // 19: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
-	20, // 20: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
-	19, // 21: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
-	23, // 22: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
-	22, // 23: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
-	24, // 24: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
-	29, // 25: dirsync.v1.WatchChangesResponse.events:type_name -> dirsync.v1.ChangeEvent
-	1,  // 26: dirsync.v1.ChangeEvent.kind:type_name -> dirsync.v1.ChangeKind
-	2,  // 27: dirsync.v1.ChangeEvent.origin:type_name -> dirsync.v1.ChangeOrigin
-	30, // 28: dirsync.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
-	4,  // 29: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
-	7,  // 30: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
-	9,  // 31: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
-	13, // 32: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
-	16, // 33: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
-	25, // 34: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
-	27, // 35: dirsync.v1.SyncService.WatchChanges:input_type -> dirsync.v1.WatchChangesRequest
-	5,  // 36: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
-	8,  // 37: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
-	11, // 38: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
-	14, // 39: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
-	24, // 40: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
-	26, // 41: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
-	28, // 42: dirsync.v1.SyncService.WatchChanges:output_type -> dirsync.v1.WatchChangesResponse
-	36, // [36:43] is the sub-list for method output_type
-	29, // [29:36] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	3,  // 6: dirsync.v1.GetManifestResponse.root:type_name -> dirsync.v1.Entry
+	10, // 7: dirsync.v1.ApplyChangesRequest.changes:type_name -> dirsync.v1.Change
+	3,  // 8: dirsync.v1.Change.make_directory:type_name -> dirsync.v1.Entry
+	3,  // 9: dirsync.v1.Change.symlink:type_name -> dirsync.v1.Entry
+	3,  // 10: dirsync.v1.Change.set_metadata:type_name -> dirsync.v1.Entry
+	3,  // 11: dirsync.v1.Change.copy_content:type_name -> dirsync.v1.Entry
+	3,  // 12: dirsync.v1.Change.make_hardlink:type_name -> dirsync.v1.Entry
+	3,  // 13: dirsync.v1.Change.set_root_metadata:type_name -> dirsync.v1.Entry
+	3,  // 14: dirsync.v1.Change.make_special:type_name -> dirsync.v1.Entry
+	12, // 15: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
+	15, // 16: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
+	18, // 17: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
+	21, // 18: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
+	17, // 19: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
+	18, // 20: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
+	21, // 21: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
+	3,  // 22: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
+	20, // 23: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
+	19, // 24: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
+	23, // 25: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
+	22, // 26: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
+	24, // 27: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
+	29, // 28: dirsync.v1.WatchChangesResponse.events:type_name -> dirsync.v1.ChangeEvent
+	1,  // 29: dirsync.v1.ChangeEvent.kind:type_name -> dirsync.v1.ChangeKind
+	2,  // 30: dirsync.v1.ChangeEvent.origin:type_name -> dirsync.v1.ChangeOrigin
+	30, // 31: dirsync.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
+	4,  // 32: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
+	7,  // 33: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
+	9,  // 34: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
+	13, // 35: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
+	16, // 36: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
+	25, // 37: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
+	27, // 38: dirsync.v1.SyncService.WatchChanges:input_type -> dirsync.v1.WatchChangesRequest
+	5,  // 39: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
+	8,  // 40: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
+	11, // 41: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
+	14, // 42: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
+	24, // 43: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
+	26, // 44: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
+	28, // 45: dirsync.v1.SyncService.WatchChanges:output_type -> dirsync.v1.WatchChangesResponse
+	39, // [39:46] is the sub-list for method output_type
+	32, // [32:39] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_dirsync_v1_sync_proto_init() }
@@ -2662,6 +2886,9 @@ func file_dirsync_v1_sync_proto_init() {
 		(*Change_SetMetadata)(nil),
 		(*Change_CopyContent)(nil),
 		(*Change_MakeHardlink)(nil),
+		(*Change_RawDelete)(nil),
+		(*Change_SetRootMetadata)(nil),
+		(*Change_MakeSpecial)(nil),
 	}
 	file_dirsync_v1_sync_proto_msgTypes[18].OneofWrappers = []any{
 		(*DeltaOp_Copy)(nil),

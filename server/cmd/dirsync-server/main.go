@@ -47,6 +47,13 @@ var errReported = errors.New("bad flags")
 // nor --config is given.
 const defaultRoot = "./dirsync_to"
 
+// memoryOverhead is what the server's soft memory limit (the Go runtime's
+// GOMEMLIMIT) adds to --max-memory-bytes, for the content indexes, the
+// connections and the runtime: the limit makes the garbage collector run
+// before the heap doubles past the live request buffers, as it would by
+// default (GOGC=100), which held 250 MiB resident under TestStrangers.
+const memoryOverhead = 64 << 20
+
 // shutdownTimeout bounds how long running RPCs get to finish on shutdown.
 const shutdownTimeout = 10 * time.Second
 
@@ -84,11 +91,24 @@ and manifest paths per request (10000), literal chunks (256 KiB), file size
 (--max-file-bytes), uploads in flight (--max-temp-bytes) and concurrent
 Upload streams (--max-upload-streams). A request over a limit gets
 InvalidArgument or ResourceExhausted with a message naming the limit.
+Credentials are checked on the headers, before any byte of a body is read.
+Compressed messages (gzip, zstd) are bounded after decompression, and the
+memory all requests in flight may take together is one budget
+(--max-memory-bytes, 128 MiB by default, which keeps the process under
+256 MiB resident): a request that does not fit waits for room, then gets
+ResourceExhausted. Health checks and reflection need no credentials and
+take messages of at most 64 KiB.
 
 Modes: the setuid, setgid and sticky bits clients send are cleared, since a
 server running as root would own such files; --allow-setid (per tenant:
 allow_setid = true) keeps them. Clients are told, compare modes without
 those bits, and report how many entries lost them.
+
+Special files: named pipes are mirrored as named pipes. Character and block
+devices are made only when the server runs as root and --allow-devices (per
+tenant: allow_devices = true) is set; otherwise each is refused with
+FailedPrecondition and the client reports it as not mirrored. Sockets are
+never sent.
 
 Drift: while a client watches, the server watches its root too and
 streams every change to it (WatchChanges, which grpcurl can follow), each
@@ -124,7 +144,8 @@ const usageTail = `
 Exit codes:
   0  clean shutdown (SIGINT or SIGTERM)
   1  runtime failure (root unusable, address in use, bad certificate, ...)
-  2  bad flags, environment variables or tenants file
+  2  bad flags, environment variables or tenants file (a --listen port
+     out of range is one)
 `
 
 func main() {
@@ -142,8 +163,10 @@ type config struct {
 	maxTempBytes     int64 // 0 means unlimited
 	maxUploadStreams int
 	maxWatchers      int
+	maxMemoryBytes   int64
 	syncNewFiles     bool
 	allowSetid       bool
+	allowDevices     bool
 	tlsCert          string
 	tlsKey           string
 	clientCA         string
@@ -152,11 +175,12 @@ type config struct {
 
 // run runs the server with the given arguments and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
+	cfg, err := parseFlags(args, stdout, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, errReported):
+		fmt.Fprintln(stderr, "dirsync-server: see dirsync-server --help for the flags")
 		return exitUsage
 	case err != nil:
 		fmt.Fprintf(stderr, "dirsync-server: %v\n", err)
@@ -167,23 +191,38 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	if err := serve(cfg, log); err != nil {
-		log.Error("server failed", "error", err)
-		return exitFailure
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.maxMemoryBytes + memoryOverhead)
 	}
-	return exitOK
+	err = serve(cfg, log)
+	var se *startError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &se):
+		fmt.Fprintf(stderr, "dirsync-server: %v\n", se.err)
+	default:
+		log.Error("server failed", "error", err)
+	}
+	return exitFailure
 }
 
-// parseFlags parses args, with defaults taken from the environment.
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+// startError is a failure to start serving: the port, a root, the
+// certificates. It is reported as one plain line, as bad flags are, not
+// as a log record.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// parseFlags parses args, with defaults taken from the environment. Help
+// asked for goes to stdout, whole; a bad flag gets the flag package's one
+// line on stderr, not the help.
+func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("dirsync-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, usageTail)
-	}
+	fs.Usage = func() {}
 	maxBytes, err := envInt("DIRSYNC_MAX_MESSAGE_BYTES", server.DefaultMaxMessageBytes, 1)
 	if err != nil {
 		return cfg, err
@@ -200,11 +239,19 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	maxMemory, err := envInt("DIRSYNC_MAX_MEMORY_BYTES", server.DefaultMaxMemoryBytes, 1)
+	if err != nil {
+		return cfg, err
+	}
 	syncNew, err := envBool("DIRSYNC_SYNC_NEW_FILES")
 	if err != nil {
 		return cfg, err
 	}
 	allowSetid, err := envBool("DIRSYNC_ALLOW_SETID")
+	if err != nil {
+		return cfg, err
+	}
+	allowDevices, err := envBool("DIRSYNC_ALLOW_DEVICES")
 	if err != nil {
 		return cfg, err
 	}
@@ -233,20 +280,31 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"concurrent Upload streams per tenant (env DIRSYNC_MAX_UPLOAD_STREAMS)")
 	fs.IntVar(&cfg.maxWatchers, "max-watchers", server.DefaultMaxWatchers,
 		"concurrent WatchChanges streams per tenant; a watching client holds one")
+	fs.Int64Var(&cfg.maxMemoryBytes, "max-memory-bytes", maxMemory,
+		"memory, in bytes, that all request messages in flight may take together (wire, decompressed and decoded); a request that does not fit waits up to 10 s, then gets ResourceExhausted; the Go runtime's soft memory limit is set 64 MiB above it unless GOMEMLIMIT is set (env DIRSYNC_MAX_MEMORY_BYTES)")
 	fs.BoolVar(&cfg.syncNewFiles, "sync-new-files", syncNew,
 		"fsync every new file and its name before answering it, not only the files that replace another; see Durability above (env DIRSYNC_SYNC_NEW_FILES)")
 	fs.BoolVar(&cfg.allowSetid, "allow-setid", allowSetid,
 		"keep the setuid, setgid and sticky bits clients send; by default they are cleared, since as root the server would own such files; with --config, use each tenant's allow_setid (env DIRSYNC_ALLOW_SETID)")
+	fs.BoolVar(&cfg.allowDevices, "allow-devices", allowDevices,
+		"make the character and block devices clients send, as rsync -D does; only while the server runs as root, and refused (FailedPrecondition) by default; with --config, use each tenant's allow_devices (env DIRSYNC_ALLOW_DEVICES)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			fmt.Fprint(stdout, usageTail)
 			return cfg, err
 		}
-		// The flag package has printed the error and the usage.
+		// The flag package has printed the error.
 		return cfg, errReported
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := checkListen(cfg.listen); err != nil {
+		return cfg, err
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return cfg, fmt.Errorf("log level %q: want debug, info, warn or error", level)
@@ -262,6 +320,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("max upload streams %d: want a positive number", cfg.maxUploadStreams)
 	case cfg.maxWatchers <= 0:
 		return cfg, fmt.Errorf("max watchers %d: want a positive number", cfg.maxWatchers)
+	case cfg.maxMemoryBytes <= 0:
+		return cfg, fmt.Errorf("max memory bytes %d: want a positive number", cfg.maxMemoryBytes)
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return cfg, errors.New("--tls-cert and --tls-key go together")
@@ -277,6 +337,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		if cfg.allowSetid {
 			return cfg, errors.New("--allow-setid (or DIRSYNC_ALLOW_SETID) and --config exclude each other: set allow_setid per tenant in the tenants file")
+		}
+		if cfg.allowDevices {
+			return cfg, errors.New("--allow-devices (or DIRSYNC_ALLOW_DEVICES) and --config exclude each other: set allow_devices per tenant in the tenants file")
 		}
 		tc, err := server.LoadConfig(configFile, nil)
 		if err != nil {
@@ -358,20 +421,27 @@ func serve(cfg config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := newService(cfg, log)
+	// The port is bound before the roots are indexed, which may take
+	// minutes on a large tree: a port in use fails at once. Connections
+	// made meanwhile wait in the listen backlog until serving starts.
+	ln, err := listen(cfg.listen)
 	if err != nil {
-		return err
+		return &startError{err}
 	}
-	defer srv.Close()
+	defer ln.Close()
 	tlsConfig, err := loadTLS(cfg)
 	if err != nil {
-		return err
+		return &startError{err}
+	}
+	srv, err := newService(cfg, log)
+	if err != nil {
+		return &startError{err}
+	}
+	defer srv.Close()
+	if ctx.Err() != nil {
+		return nil // stopped while indexing
 	}
 
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -428,6 +498,49 @@ func serve(cfg config, log *slog.Logger) error {
 	return srv.Close()
 }
 
+// listen binds addr, explaining the usual failures in the error.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	hint := ""
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		hint = " (another server running? pick another with --listen)"
+	case errors.Is(err, syscall.EACCES):
+		hint = " (ports below 1024 need privileges; pick another with --listen)"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		hint = " (no interface of this machine has that address; pick another with --listen)"
+	}
+	cause := err
+	var sys *os.SyscallError
+	if errors.As(err, &sys) {
+		cause = sys.Err
+	}
+	return nil, fmt.Errorf("listen %s: %v%s", addr, cause, hint)
+}
+
+// checkListen checks that addr is host:port with a port that exists, so
+// that a typo is a usage error rather than a failure to bind.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8080", addr)
+	}
+	n, err := strconv.ParseUint(port, 10, 64)
+	if err != nil {
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			return fmt.Errorf("--listen %q: port %q is neither a number nor a service name", addr, port)
+		}
+		return nil
+	}
+	if n > 65535 {
+		return fmt.Errorf("--listen %q: port %d out of range 0-65535", addr, n)
+	}
+	return nil
+}
+
 // service is what serve runs: a single-root [server.Server] or a
 // multi-tenant [server.Router].
 type service interface {
@@ -446,8 +559,10 @@ func newService(cfg config, log *slog.Logger) (service, error) {
 		MaxTempBytes:     cfg.maxTempBytes,
 		MaxUploadStreams: cfg.maxUploadStreams,
 		MaxWatchers:      cfg.maxWatchers,
+		MaxMemoryBytes:   cfg.maxMemoryBytes,
 		SyncNewFiles:     cfg.syncNewFiles,
 		AllowSetid:       cfg.allowSetid,
+		AllowDevices:     cfg.allowDevices,
 	}
 	if cfg.maxTempBytes == 0 {
 		opts.MaxTempBytes = -1 // unlimited

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -110,6 +113,12 @@ func TestBadFlags(t *testing.T) {
 		{"zero upload streams", []string{"--max-upload-streams", "0"}, nil},
 		{"bad env upload streams", nil, []string{"DIRSYNC_MAX_UPLOAD_STREAMS=0"}},
 		{"zero watchers", []string{"--max-watchers", "0"}, nil},
+		{"zero max memory", []string{"--max-memory-bytes", "0"}, nil},
+		{"bad env max memory", nil, []string{"DIRSYNC_MAX_MEMORY_BYTES=lots"}},
+		{"port out of range", []string{"--listen", ":70000"}, nil},
+		{"port out of range in env", nil, []string{"DIRSYNC_LISTEN=127.0.0.1:65536"}},
+		{"no port", []string{"--listen", "127.0.0.1"}, nil},
+		{"port not a number", []string{"--listen", "127.0.0.1:eighty"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,15 +131,27 @@ func TestBadFlags(t *testing.T) {
 			}
 		})
 	}
-	if code := run([]string{"--help"}, io.Discard, io.Discard); code != exitOK {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, &stdout, &stderr); code != exitOK {
 		t.Errorf("--help: exit code %d, want 0", code)
+	}
+	if !strings.Contains(stdout.String(), "--max-memory-bytes") || !strings.Contains(stdout.String(), "Exit codes:") || stderr.Len() != 0 {
+		t.Errorf("--help wrote %d bytes to stdout, lacking the flags or exit codes, and to stderr:\n%s", stdout.Len(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"--no-such-flag"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("--no-such-flag: exit code %d, want %d", code, exitUsage)
+	}
+	if n := strings.Count(stderr.String(), "\n"); n > 2 || stdout.Len() != 0 {
+		t.Errorf("--no-such-flag wrote %d lines to stderr, want at most 2, and %d bytes to stdout:\n%s", n, stdout.Len(), stderr.String())
 	}
 }
 
 func TestFlagBeatsEnv(t *testing.T) {
 	t.Setenv("DIRSYNC_ROOT", "/from/env")
 	t.Setenv("DIRSYNC_LOG_LEVEL", "warn")
-	cfg, err := parseFlags([]string{"--root", "/from/flag"}, io.Discard)
+	cfg, err := parseFlags([]string{"--root", "/from/flag"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +161,7 @@ func TestFlagBeatsEnv(t *testing.T) {
 }
 
 func TestLimitFlags(t *testing.T) {
-	cfg, err := parseFlags(nil, io.Discard)
+	cfg, err := parseFlags(nil, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +171,7 @@ func TestLimitFlags(t *testing.T) {
 	t.Setenv("DIRSYNC_MAX_FILE_BYTES", "1000")
 	t.Setenv("DIRSYNC_MAX_TEMP_BYTES", "0")
 	t.Setenv("DIRSYNC_MAX_UPLOAD_STREAMS", "3")
-	cfg, err = parseFlags([]string{"--max-upload-streams", "5"}, io.Discard)
+	cfg, err = parseFlags([]string{"--max-upload-streams", "5"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +197,7 @@ func TestSyncNewFilesFlag(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("DIRSYNC_SYNC_NEW_FILES", tt.env)
-			cfg, err := parseFlags(tt.args, io.Discard)
+			cfg, err := parseFlags(tt.args, io.Discard, io.Discard)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)
@@ -190,5 +211,49 @@ func TestSyncNewFilesFlag(t *testing.T) {
 				t.Errorf("syncNewFiles %v, want %v", cfg.syncNewFiles, tt.want)
 			}
 		})
+	}
+}
+
+// TestPortInUse checks that a port in use fails at once, with one plain
+// line and exit code 1, before the root is even created: the port is
+// bound before the tree is indexed.
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	root := filepath.Join(t.TempDir(), "mirror")
+	var stderr strings.Builder
+	if code := run([]string{"--listen", addr, "--root", root}, io.Discard, &stderr); code != exitFailure {
+		t.Errorf("exit code %d, want %d", code, exitFailure)
+	}
+	want := "dirsync-server: listen " + addr + ": address already in use (another server running? pick another with --listen)\n"
+	if stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	if _, err := os.Stat(root); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("root was created before the port was bound: %v", err)
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{":0", true},
+		{"[::1]:65535", true},
+		{"localhost:http", true},
+		{":70000", false},
+		{"127.0.0.1:65536", false},
+		{"127.0.0.1", false},
+		{"127.0.0.1:no-such-service", false},
+	} {
+		if err := checkListen(tc.addr); (err == nil) != tc.ok {
+			t.Errorf("checkListen(%q) = %v, want ok %v", tc.addr, err, tc.ok)
+		}
 	}
 }
