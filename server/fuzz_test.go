@@ -179,6 +179,9 @@ func seedChanges() []*dirsyncv1.ApplyChangesRequest {
 			{Action: &dirsyncv1.Change_SetRootMetadata{SetRootMetadata: &dirsyncv1.Entry{RawPath: []byte(p), Mode: 0o755}}},
 			{Action: &dirsyncv1.Change_SetRootMetadata{SetRootMetadata: &dirsyncv1.Entry{Mode: 0o7755, MtimeNs: 1}}},
 			{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: &dirsyncv1.Entry{RawPath: []byte(p), Type: dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE, DeviceMajor: 1, DeviceMinor: 3}}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{RawPath: []byte(p), Type: file, HardlinkTarget: "base"}}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", Type: file, RawHardlinkTarget: []byte(p)}}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", Type: file, HardlinkTarget: "base", RawHardlinkTarget: []byte(p)}}},
 		}})
 	}
 	// Swap a directory for a link out of the root, then go through it.
