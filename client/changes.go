@@ -99,6 +99,8 @@ func changePath(ch *dirsyncv1.Change) string {
 		return entryPath(a.SetMetadata)
 	case *dirsyncv1.Change_CopyContent:
 		return entryPath(a.CopyContent)
+	case *dirsyncv1.Change_MakeHardlink:
+		return entryPath(a.MakeHardlink)
 	case *dirsyncv1.Change_MakeSpecial:
 		return entryPath(a.MakeSpecial)
 	}

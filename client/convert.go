@@ -19,6 +19,7 @@ func entryToProto(e engine.Entry) *dirsyncv1.Entry {
 	}
 	p.Path, p.RawPath = engine.WirePath(e.Path)
 	p.LinkTarget, p.RawLinkTarget = engine.WirePath(e.LinkTarget)
+	p.HardlinkTarget, p.RawHardlinkTarget = engine.WirePath(e.HardlinkTarget)
 	if e.HasSHA256 {
 		p.Sha256 = e.SHA256[:]
 	}
@@ -57,6 +58,10 @@ func entryFromProto(p *dirsyncv1.Entry) (engine.Entry, error) {
 	if err != nil {
 		return engine.Entry{}, fmt.Errorf("entry %q: %w", path, err)
 	}
+	hardlink, err := engine.PathFromWire("hardlink_target", p.GetHardlinkTarget(), p.GetRawHardlinkTarget())
+	if err != nil {
+		return engine.Entry{}, fmt.Errorf("entry %q: %w", path, err)
+	}
 	e := engine.Entry{
 		Path:       path,
 		Type:       t,
@@ -66,6 +71,8 @@ func entryFromProto(p *dirsyncv1.Entry) (engine.Entry, error) {
 		LinkTarget: target,
 		DevMajor:   p.GetDeviceMajor(),
 		DevMinor:   p.GetDeviceMinor(),
+
+		HardlinkTarget: hardlink,
 	}
 	switch len(p.GetSha256()) {
 	case 0:

@@ -224,7 +224,14 @@ func withoutDeletes(plan engine.Plan) engine.Plan {
 			send = append(send, fc)
 		}
 	}
-	return engine.Plan{Mkdir: keep(plan.Mkdir), Send: send, Symlink: keep(plan.Symlink), Special: keep(plan.Special), SetMeta: keep(plan.SetMeta)}
+	var links []engine.Entry
+	for _, e := range plan.Link {
+		if !blocked(e.Path) && !blocked(e.HardlinkTarget) {
+			links = append(links, e)
+		}
+	}
+	return engine.Plan{Mkdir: keep(plan.Mkdir), Send: send, Symlink: keep(plan.Symlink), Link: links,
+		Special: keep(plan.Special), SetMeta: keep(plan.SetMeta)}
 }
 
 // rootEmpty reports whether the local root holds nothing the ignore rules

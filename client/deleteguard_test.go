@@ -104,6 +104,8 @@ func TestWithoutDeletes(t *testing.T) {
 		Mkdir:   []engine.Entry{e("was-file"), e("new")},
 		Send:    []engine.FileChange{{Local: e("was-file/x")}, {Local: e("new/y")}},
 		Symlink: []engine.Entry{e("was-file/l"), e("link")},
+		Link: []engine.Entry{{Path: "was-file/h", HardlinkTarget: "new/y"}, {Path: "h1", HardlinkTarget: "was-file/x"},
+			{Path: "h2", HardlinkTarget: "new/y"}},
 		SetMeta: []engine.Entry{e("was-file"), e("new")},
 	}
 	got := withoutDeletes(plan)
@@ -114,10 +116,10 @@ func TestWithoutDeletes(t *testing.T) {
 	for _, x := range got.Send {
 		paths = append(paths, x.Local.Path)
 	}
-	for _, x := range append(got.Symlink, got.SetMeta...) {
+	for _, x := range append(append(got.Symlink, got.Link...), got.SetMeta...) {
 		paths = append(paths, x.Path)
 	}
-	if want := []string{"new", "new/y", "link", "new"}; len(got.Delete) != 0 || !slices.Equal(paths, want) {
+	if want := []string{"new", "new/y", "link", "h2", "new"}; len(got.Delete) != 0 || !slices.Equal(paths, want) {
 		t.Errorf("withoutDeletes kept deletions %v and %q, want none and %q", got.Delete, paths, want)
 	}
 }

@@ -12,7 +12,13 @@
 // which protobuf strings cannot stand in for. File contents travel in one of three ways,
 // cheapest first: not at all when the server already holds the content
 // anywhere (ApplyChanges copy_content), as an rsync-like delta against the
-// server's old copy, or as literal bytes. Uploads are pipelined on
+// server's old copy, or as literal bytes; the holes of a sparse file,
+// found with SEEK_DATA and SEEK_HOLE, go as zeros ops of a few bytes, and
+// stay holes on the server. Files hard-linked together locally go once:
+// the first of each set in path order is sent, and the server links the
+// others to it (make_hardlink), again whenever the first is sent anew. A
+// watch-mode pass that meets a hard-linked file runs over the whole tree,
+// which alone lists the other links of its set. Uploads are pipelined on
 // Options.Concurrency long-lived bidirectional streams.
 //
 // [Client.Watch] runs a full pass, then watches the tree with fsnotify and

@@ -108,6 +108,7 @@ func (p *packer) add(op engine.Op) error {
 	case engine.OpCopy:
 	case engine.OpLiteral:
 		cost += len(op.Data)
+	case engine.OpZeros:
 	default:
 		return fmt.Errorf("pack op: unknown kind %v", op.Kind)
 	}
@@ -117,12 +118,16 @@ func (p *packer) add(op engine.Op) error {
 	if err := p.makeRoom(cost); err != nil {
 		return err
 	}
-	if op.Kind == engine.OpCopy {
+	switch op.Kind {
+	case engine.OpCopy:
 		p.push(&dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Copy{Copy: &dirsyncv1.BlockRun{
 			Start: uint64(op.Block), Count: uint64(op.Count),
 		}}}, cost)
 		p.output += op.Count * p.blockSize
-	} else {
+	case engine.OpZeros:
+		p.push(&dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Zeros{Zeros: uint64(op.Count)}}, cost)
+		p.output += op.Count
+	default:
 		p.push(&dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Literal{Literal: p.copyLiteral(op.Data)}}, cost)
 	}
 	if p.output >= maxMessageOutput {

@@ -114,6 +114,13 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 	if err != nil {
 		return err
 	}
+	if scopes != nil && engine.HasHardLinks(local) {
+		// A file of a link set changed: its other links, wherever they
+		// are, change with it, and only the whole tree lists them.
+		c.log.Debug("a hard-linked file changed; running a full pass")
+		p.sum.Full = true
+		return p.run(ctx, nil, showProgress)
+	}
 	p.scanned = local
 	var (
 		protect []string
@@ -184,7 +191,7 @@ func (p *pass) run(ctx context.Context, scopes []string, showProgress bool) erro
 	for _, fc := range plan.Send {
 		sendBytes += fc.Local.Size
 	}
-	p.sum.Unchanged = p.sum.Files - len(plan.Send)
+	p.sum.Unchanged = p.sum.Files - len(plan.Send) - len(plan.Link)
 	if showProgress {
 		p.bar = newProgress(c.opts.Progress, len(plan.Send), sendBytes)
 	}
@@ -250,6 +257,7 @@ func (c *Client) scanLocal(scopes []string, beforeList func(rel string)) (engine
 		errs = append(errs, se...)
 	}
 	all.Sort()
+	engine.GroupHardLinks(all)
 	return all, errs, nil
 }
 
@@ -333,6 +341,9 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 	if err != nil {
 		return err
 	}
+	if err := p.link(ctx, plan.Link); err != nil {
+		return err
+	}
 	err = p.applyParallel(ctx, "make special file", plan.Special,
 		func(e engine.Entry) *dirsyncv1.Change {
 			return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: entryToProto(e)}}
@@ -358,6 +369,26 @@ func (p *pass) execute(ctx context.Context, plan engine.Plan, extraMeta []engine
 		})
 }
 
+// link makes the plan's hard links, once their primaries are in place. A
+// link whose primary failed in this pass waits for the next one, which
+// sends both: made now, it would take the server's old copy.
+func (p *pass) link(ctx context.Context, links []engine.Entry) error {
+	p.mu.Lock()
+	links = slices.DeleteFunc(slices.Clone(links), func(e engine.Entry) bool {
+		if _, failed := p.failed[e.HardlinkTarget]; failed {
+			p.failed[e.Path] = "hard link: its primary " + e.HardlinkTarget + " failed"
+			return true
+		}
+		return false
+	})
+	p.mu.Unlock()
+	return p.apply(ctx, "hard link", links,
+		func(e engine.Entry) *dirsyncv1.Change {
+			return &dirsyncv1.Change{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: entryToProto(e)}}
+		},
+		func(engine.Entry, *dirsyncv1.ChangeResult) { p.sum.HardLinks++ })
+}
+
 // splitMkdir splits the directories plan makes into those to make
 // explicitly, which hold no file or symlink of the plan at any depth, and
 // those the server makes itself, with mode 0755, when it writes a file or
@@ -379,6 +410,9 @@ func splitMkdir(plan engine.Plan) (explicit []engine.Entry, implied map[string]b
 		mark(fc.Local.Path)
 	}
 	for _, e := range plan.Symlink {
+		mark(e.Path)
+	}
+	for _, e := range plan.Link {
 		mark(e.Path)
 	}
 	for _, e := range plan.Special {
@@ -431,6 +465,9 @@ func splitDeletes(plan engine.Plan) (early, late []engine.Entry) {
 		mark(fc.Local.Path)
 	}
 	for _, e := range plan.Symlink {
+		mark(e.Path)
+	}
+	for _, e := range plan.Link {
 		mark(e.Path)
 	}
 	for _, e := range plan.Special {

@@ -79,7 +79,7 @@ func (p *pass) syncRoot(ctx context.Context, plan engine.Plan) error {
 // (writing a file there goes through a temporary file in the root).
 func touchesRoot(plan engine.Plan) bool {
 	inRoot := func(p string) bool { return engine.ParentPath(p) == "" }
-	for _, list := range [][]engine.Entry{plan.Delete, plan.Mkdir, plan.Symlink, plan.Special} {
+	for _, list := range [][]engine.Entry{plan.Delete, plan.Mkdir, plan.Symlink, plan.Link, plan.Special} {
 		if slices.ContainsFunc(list, func(e engine.Entry) bool { return inRoot(e.Path) }) {
 			return true
 		}

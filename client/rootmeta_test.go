@@ -65,12 +65,13 @@ func TestTouchesRoot(t *testing.T) {
 	}{
 		{"empty", engine.Plan{}, false},
 		{"deep changes only", engine.Plan{Delete: []engine.Entry{deep}, Mkdir: []engine.Entry{deep}, Symlink: []engine.Entry{deep},
-			Special: []engine.Entry{deep}, Send: []engine.FileChange{{Local: deep}}, SetMeta: []engine.Entry{top}}, false},
+			Special: []engine.Entry{deep}, Link: []engine.Entry{deep}, Send: []engine.FileChange{{Local: deep}}, SetMeta: []engine.Entry{top}}, false},
 		{"top delete", engine.Plan{Delete: []engine.Entry{top}}, true},
 		{"top mkdir", engine.Plan{Mkdir: []engine.Entry{top}}, true},
 		{"top file", engine.Plan{Send: []engine.FileChange{{Local: top}}}, true},
 		{"top symlink", engine.Plan{Symlink: []engine.Entry{top}}, true},
 		{"top fifo", engine.Plan{Special: []engine.Entry{top}}, true},
+		{"top hard link", engine.Plan{Link: []engine.Entry{top}}, true},
 	}
 	for _, tt := range tests {
 		if got := touchesRoot(tt.plan); got != tt.want {

@@ -96,26 +96,33 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 		}
 		return nil
 	}
-	lr := &io.LimitedReader{R: f, N: job.local.Size - offset}
-	r := io.TeeReader(lr, h)
+	var short bool
 	switch {
 	case sig != nil:
-		_, err = engine.Delta(sig, r, emit)
-	case s.selfCompress:
-		err = sendZstdLiterals(r, selfCompressWorkers, func(frame []byte, size int) error {
-			if err := pk.addZstd(frame, size); err != nil {
-				sendErr = err
-				return err
-			}
-			return nil
-		})
+		lr := &io.LimitedReader{R: f, N: job.local.Size - offset}
+		_, err = engine.Delta(sig, io.TeeReader(lr, h), emit)
+		short = lr.N != 0
 	default:
-		err = sendLiterals(r, emit)
+		// Literals of the data only: each hole of a sparse file goes as
+		// one zeros op.
+		literals := func(r io.Reader) error { return sendLiterals(r, emit) }
+		if s.selfCompress {
+			literals = func(r io.Reader) error {
+				return sendZstdLiterals(r, selfCompressWorkers, func(frame []byte, size int) error {
+					if err := pk.addZstd(frame, size); err != nil {
+						sendErr = err
+						return err
+					}
+					return nil
+				})
+			}
+		}
+		short, err = sendExtents(f, offset, job.local.Size, h, literals, emit)
 	}
 	if sendErr != nil {
 		return sendErr
 	}
-	if sum := s.checkRead(fl, job, osFile{f}, h, lr.N != 0, err); sum != nil {
+	if sum := s.checkRead(fl, job, osFile{f}, h, short, err); sum != nil {
 		pk.finishSum(sum)
 	}
 	return pk.finish()

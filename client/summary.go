@@ -31,6 +31,9 @@ type Summary struct {
 	// Specials the named pipes and devices made, Metadata the entries whose mode and
 	// mtime were set (the root directory included).
 	Deleted, Directories, Symlinks, Specials, Metadata int
+	// HardLinks counts files made hard links to another file on the
+	// server, as they are locally, instead of receiving their content.
+	HardLinks int
 	// Failed counts the items that failed; FailedPaths names them. They
 	// are retried on the next pass.
 	Failed      int
@@ -67,7 +70,7 @@ type Summary struct {
 // pass that changed nothing and had no failures found the server's tree
 // already a mirror of the local one when it listed it.
 func (s Summary) Changed() bool {
-	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.Specials+s.Metadata > 0
+	return s.Sent+s.Deduplicated+s.Deleted+s.Directories+s.Symlinks+s.Specials+s.HardLinks+s.Metadata > 0
 }
 
 // Speedup returns rsync's figure of merit: the size of the local files the
@@ -97,10 +100,14 @@ func (s Summary) String() string {
 	if s.SetidDropped > 0 {
 		setid = fmt.Sprintf("; the server dropped set-id bits of %d entries", s.SetidDropped)
 	}
-	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s), deleted %d%s, unchanged %d, failed %d, skipped %d; "+
+	links := ""
+	if s.HardLinks > 0 {
+		links = fmt.Sprintf(", hard-linked %d", s.HardLinks)
+	}
+	return fmt.Sprintf("sent %d files (%s literal, %s matched%s), deduplicated %d (%s)%s, deleted %d%s, unchanged %d, failed %d, skipped %d; "+
 		"%s on the wire for %s in %d files, speedup %.2f, %s%s",
 		s.Sent, formatBytes(s.LiteralBytes), formatBytes(s.MatchedBytes), resumed, s.Deduplicated, formatBytes(s.DedupBytes),
-		s.Deleted, held, s.Unchanged, s.Failed, s.Skipped(), formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
+		links, s.Deleted, held, s.Unchanged, s.Failed, s.Skipped(), formatBytes(s.WireBytes), formatBytes(s.TotalBytes), s.Files,
 		s.Speedup(), s.Duration.Round(time.Millisecond), setid)
 }
 
@@ -114,6 +121,7 @@ func (s Summary) logAttrs() []any {
 		slog.Int("unchanged", s.Unchanged),
 		slog.Int("directories", s.Directories),
 		slog.Int("symlinks", s.Symlinks),
+		slog.Int("hard_links", s.HardLinks),
 		slog.Int("specials", s.Specials),
 		slog.Int("metadata", s.Metadata),
 		slog.Int("failed", s.Failed),

@@ -182,6 +182,9 @@ func WritePlan(w io.Writer, plan engine.Plan) error {
 	for _, e := range plan.Symlink {
 		line("symlink %s -> %s", e.Path, e.LinkTarget)
 	}
+	for _, e := range plan.Link {
+		line("link    %s => %s", e.Path, e.HardlinkTarget)
+	}
 	for _, e := range plan.Special {
 		line("special %s (%v, mode %#o)", e.Path, e.Type, e.Mode)
 	}

@@ -8,7 +8,8 @@ import (
 
 // Plan lists the changes that turn a remote tree into a copy of the local
 // one, as computed by [Diff]. Apply its parts in this order: Delete, then
-// Mkdir, then Send and Symlink (in any order between them), then SetMeta.
+// Mkdir, then Send and Symlink (in any order between them), then Link,
+// then SetMeta.
 // Every entry carries the full local (or, in Delete, remote) description,
 // so a receiver needs nothing else to apply it.
 type Plan struct {
@@ -32,6 +33,13 @@ type Plan struct {
 	// to be replaced. In path order. The receiver gives each link the
 	// Local mtime as it makes it.
 	Symlink []Entry
+	// Link lists regular files to make hard links to their
+	// HardlinkTarget, replacing whatever is at their path: files missing
+	// remotely or not linked there as they are locally, and every link
+	// of a set whose primary is in Send, since writing the primary anew
+	// breaks the remote links to its old copy. In path order; they are
+	// in neither Send nor SetMeta.
+	Link []Entry
 	// Special lists named pipes and devices missing remotely, replacing
 	// another type, or (devices) with other numbers, to be made with their
 	// Mode and mtime, replacing what is there. In path order.
@@ -58,19 +66,25 @@ type FileChange struct {
 // Empty reports whether the plan changes nothing.
 func (p Plan) Empty() bool {
 	return len(p.Delete) == 0 && len(p.Mkdir) == 0 && len(p.Send) == 0 &&
-		len(p.Symlink) == 0 && len(p.Special) == 0 && len(p.SetMeta) == 0
+		len(p.Symlink) == 0 && len(p.Link) == 0 && len(p.Special) == 0 &&
+		len(p.SetMeta) == 0
 }
 
 // String counts the plan's parts for a summary, e.g.
-// "3 to delete, 2 dirs, 10 files, 1 symlinks, 4 metadata"; named pipes
+// "3 to delete, 2 dirs, 10 files, 1 symlinks, 4 metadata", with
+// ", 2 hard links" after the symlinks when there are any, and named pipes
 // and devices, when there are any, as "2 special" before the metadata.
 func (p Plan) String() string {
+	links := ""
+	if len(p.Link) > 0 {
+		links = fmt.Sprintf(", %d hard links", len(p.Link))
+	}
 	special := ""
 	if len(p.Special) > 0 {
 		special = fmt.Sprintf(", %d special", len(p.Special))
 	}
-	return fmt.Sprintf("%d to delete, %d dirs, %d files, %d symlinks%s, %d metadata",
-		len(p.Delete), len(p.Mkdir), len(p.Send), len(p.Symlink), special, len(p.SetMeta))
+	return fmt.Sprintf("%d to delete, %d dirs, %d files, %d symlinks%s%s, %d metadata",
+		len(p.Delete), len(p.Mkdir), len(p.Send), len(p.Symlink), links, special, len(p.SetMeta))
 }
 
 // Diff compares two manifests, both sorted by [ComparePaths], and returns
@@ -86,8 +100,17 @@ func (p Plan) String() string {
 // A directory on both sides goes to SetMeta when its mode or mtime
 // differs. An entry whose type changes is deleted remotely and created
 // anew; the contents of a replaced remote directory are not listed apart.
+// A file with a HardlinkTarget goes to Link unless the remote file has the
+// same one, size and mtime and its primary is not sent; a file without
+// one whose remote file has one goes to Send, to break that link.
 func Diff(local, remote Manifest) Plan {
 	var d differ
+	for i := range local {
+		if local[i].HardlinkTarget != "" {
+			d.sent = make(map[string]bool)
+			break
+		}
+	}
 	if len(remote) == 0 {
 		d.sizeForCopy(local)
 	} else {
@@ -156,6 +179,9 @@ type differ struct {
 	dirty        map[string]bool
 	lastDirty    string
 	hasLastDirty bool
+	// sent holds the paths of Send when the local tree has hard links,
+	// so that a set's links follow its primary; nil otherwise.
+	sent map[string]bool
 }
 
 // markDirty records that a direct child of the directory dir changes.
@@ -218,13 +244,25 @@ func (d *differ) create(l Entry) {
 		d.plan.Mkdir = append(d.plan.Mkdir, l)
 		d.dirs = append(d.dirs, dirMeta{e: l, need: true})
 	case TypeFile:
-		d.plan.Send = append(d.plan.Send, FileChange{Local: l})
+		if l.HardlinkTarget != "" {
+			d.plan.Link = append(d.plan.Link, l)
+		} else {
+			d.send(FileChange{Local: l})
+		}
 	case TypeSymlink:
 		d.plan.Symlink = append(d.plan.Symlink, l)
 	case TypeFIFO, TypeCharDev, TypeBlockDev:
 		d.plan.Special = append(d.plan.Special, l)
 	}
 	d.markDirty(ParentPath(l.Path))
+}
+
+// send adds fc to Send.
+func (d *differ) send(fc FileChange) {
+	d.plan.Send = append(d.plan.Send, fc)
+	if d.sent != nil {
+		d.sent[fc.Local.Path] = true
+	}
 }
 
 // update compares l and r, which have the same path and type.
@@ -234,12 +272,17 @@ func (d *differ) update(l, r Entry) {
 		d.dirs = append(d.dirs, dirMeta{e: l, need: l.Mode != r.Mode || l.MtimeNs != r.MtimeNs})
 	case TypeFile:
 		switch {
-		case l.Size != r.Size || l.MtimeNs != r.MtimeNs:
+		case l.HardlinkTarget != "":
+			if l.HardlinkTarget != r.HardlinkTarget || l.Size != r.Size || l.MtimeNs != r.MtimeNs || d.sent[l.HardlinkTarget] {
+				d.plan.Link = append(d.plan.Link, l)
+				d.markDirty(ParentPath(l.Path))
+			}
+		case l.Size != r.Size || l.MtimeNs != r.MtimeNs || r.HardlinkTarget != "":
 			// Copied here, so that r itself does not escape to the
 			// heap on every call (21,000 allocations for an unchanged
 			// tree of 20,000 files).
 			base := r
-			d.plan.Send = append(d.plan.Send, FileChange{Local: l, Remote: &base})
+			d.send(FileChange{Local: l, Remote: &base})
 			d.markDirty(ParentPath(l.Path))
 		case l.Mode != r.Mode:
 			d.plan.SetMeta = append(d.plan.SetMeta, l)

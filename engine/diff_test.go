@@ -354,6 +354,7 @@ func applyPlan(remote Manifest, plan Plan) (map[string]Entry, error) {
 		}
 		state[e.Path] = Entry{Path: e.Path, Type: TypeDir, Mode: e.Mode, MtimeNs: staleMtime}
 	}
+	broken := map[string]bool{}
 	for _, fc := range plan.Send {
 		e := fc.Local
 		cur, ok := state[e.Path]
@@ -364,12 +365,20 @@ func applyPlan(remote Manifest, plan Plan) (map[string]Entry, error) {
 			return nil, fmt.Errorf("send %+v: remote has %+v, base %+v", e, cur, fc.Remote)
 		case !ok && fc.Remote != nil:
 			return nil, fmt.Errorf("send %+v: base %+v, but no remote file", e, *fc.Remote)
-		case ok && cur.Size == e.Size && cur.MtimeNs == e.MtimeNs:
-			return nil, fmt.Errorf("send %+v: remote file has the same size and mtime", e)
+		case ok && cur.Size == e.Size && cur.MtimeNs == e.MtimeNs && cur.HardlinkTarget == e.HardlinkTarget:
+			return nil, fmt.Errorf("send %+v: remote file has the same size, mtime and links", e)
 		}
 		if err := touch(e.Path); err != nil {
 			return nil, err
 		}
+		// Written anew, the file is no longer the inode its remote
+		// links share: they are broken unless written again.
+		for p, other := range state {
+			if other.HardlinkTarget == e.Path {
+				broken[p] = true
+			}
+		}
+		delete(broken, e.Path)
 		state[e.Path] = e
 	}
 	for _, e := range plan.Symlink {
@@ -386,6 +395,29 @@ func applyPlan(remote Manifest, plan Plan) (map[string]Entry, error) {
 			return nil, err
 		}
 		state[e.Path] = e
+	}
+	for _, e := range plan.Link {
+		target, ok := state[e.HardlinkTarget]
+		switch {
+		case e.Type != TypeFile || e.HardlinkTarget == "":
+			return nil, fmt.Errorf("link %+v: not a file with a target", e)
+		case !ok || target.Type != TypeFile || target.HardlinkTarget != "":
+			return nil, fmt.Errorf("link %+v: target is %+v", e, target)
+		}
+		if cur, ok := state[e.Path]; ok && cur.Type == TypeDir {
+			return nil, fmt.Errorf("link %+v: remote has a directory", e)
+		}
+		if err := touch(e.Path); err != nil {
+			return nil, err
+		}
+		delete(broken, e.Path)
+		state[e.Path] = e
+	}
+	for p := range broken {
+		if cur, ok := state[p]; ok && cur.HardlinkTarget != "" {
+			cur.HardlinkTarget = "(broken link)"
+			state[p] = cur
+		}
 	}
 	for _, e := range plan.Special {
 		cur, ok := state[e.Path]
@@ -493,6 +525,18 @@ func randomTree(rng *rand.Rand) Manifest {
 	}
 	fill("", 0)
 	m.Sort()
+	// Some files are hard links to a file before them.
+	var primaries []string
+	for i := range m {
+		if m[i].Type != TypeFile {
+			continue
+		}
+		if len(primaries) > 0 && rng.IntN(3) == 0 {
+			m[i].HardlinkTarget = primaries[rng.IntN(len(primaries))]
+		} else {
+			primaries = append(primaries, m[i].Path)
+		}
+	}
 	return m
 }
 

@@ -84,6 +84,15 @@ type Entry struct {
 	// HasSHA256 reports whether SHA256 holds a hash. Only regular files
 	// carry one.
 	HasSHA256 bool
+	// HardlinkTarget, for a regular file that shares its inode with
+	// another file of the same manifest listed before it, is the path of
+	// the first of them in path order, the set's primary (see
+	// [GroupHardLinks]); "" otherwise. A receiver makes the file a hard
+	// link to that path instead of receiving its content.
+	HardlinkTarget string
+	// linkID is the device and inode of a regular file that had more than
+	// one link when a scan listed it; zero otherwise.
+	linkID FileID
 	// DevMajor and DevMinor are the numbers of a character or block
 	// device; 0 for other types.
 	DevMajor, DevMinor uint32

@@ -47,7 +47,8 @@ func FuzzValidatePath(f *testing.F) {
 // decodeFuzzManifest turns fuzz bytes into a manifest. Each entry is a
 // header of 7 bytes: type, mode (two bytes, big-endian, 13 bits kept), size
 // (signed), mtime, flags, path length; then the path; then, if flags&1, a
-// target length byte and the target. flags&2 sets HasSHA256.
+// target length byte and the target; then, if flags&4, a length byte and
+// a HardlinkTarget. flags&2 sets HasSHA256.
 func decodeFuzzManifest(data []byte) Manifest {
 	var m Manifest
 	for len(data) >= 7 && len(m) < 1000 {
@@ -66,6 +67,10 @@ func decodeFuzzManifest(data []byte) Manifest {
 			n := min(int(data[0]), len(data)-1)
 			e.LinkTarget, data = string(data[1:1+n]), data[1+n:]
 		}
+		if flags&4 != 0 && len(data) > 0 {
+			n := min(int(data[0]), len(data)-1)
+			e.HardlinkTarget, data = string(data[1:1+n]), data[1+n:]
+		}
 		e.HasSHA256 = flags&2 != 0
 		m = append(m, e)
 	}
@@ -83,11 +88,18 @@ func encodeFuzzManifest(m Manifest) []byte {
 		if e.HasSHA256 {
 			flags |= 2
 		}
+		if e.HardlinkTarget != "" {
+			flags |= 4
+		}
 		b = append(b, byte(e.Type), byte(e.Mode>>8), byte(e.Mode), byte(e.Size), byte(e.MtimeNs), flags, byte(len(e.Path)))
 		b = append(b, e.Path...)
 		if e.LinkTarget != "" {
 			b = append(b, byte(len(e.LinkTarget)))
 			b = append(b, e.LinkTarget...)
+		}
+		if e.HardlinkTarget != "" {
+			b = append(b, byte(len(e.HardlinkTarget)))
+			b = append(b, e.HardlinkTarget...)
 		}
 	}
 	return b
@@ -102,6 +114,9 @@ func FuzzManifestValidate(f *testing.F) {
 		{tDir("a", 1), tFile("a/x", 1, 1), tFile("a-b", 2, 2)},
 		{tFile("a/b", 1, 1)},
 		{tDir("b", 1), tDir("a", 1)},
+		{tFile("a", 1, 1), tTarget(tFile("b", 1, 1), "a"), tTarget(tFile("c", 2, 2), "a")},
+		{tFile("a", 1, 2), tFile("b", 1, 1), tTarget(tFile("c", 1, 1), "a")},
+		{tTarget(tFile("b", 1, 1), "a")},
 	}
 	for i, a := range seeds {
 		b := seeds[(i+1)%len(seeds)]
@@ -127,7 +142,7 @@ func FuzzManifestValidate(f *testing.F) {
 			}
 		}
 		create := Diff(a, nil)
-		if len(create.Delete) != 0 || len(create.Mkdir) != dirs || len(create.Send) != files ||
+		if len(create.Delete) != 0 || len(create.Mkdir) != dirs || len(create.Send)+len(create.Link) != files ||
 			len(create.Symlink) != links || len(create.SetMeta) != dirs {
 			t.Errorf("Diff(m, empty) = %v, want 0 to delete, %d dirs, %d files, %d symlinks, %d metadata",
 				create, dirs, files, links, dirs)
@@ -136,7 +151,7 @@ func FuzzManifestValidate(f *testing.F) {
 			t.Errorf("applying Diff(m, empty): %v", err)
 		}
 		remove := Diff(nil, a)
-		if len(remove.Delete) != top || len(remove.Mkdir)+len(remove.Send)+len(remove.Symlink)+len(remove.SetMeta) != 0 {
+		if len(remove.Delete) != top || len(remove.Mkdir)+len(remove.Send)+len(remove.Symlink)+len(remove.Link)+len(remove.SetMeta) != 0 {
 			t.Errorf("Diff(empty, m) = %v, want %d to delete and nothing else", remove, top)
 		}
 		if err := checkPlan(nil, a, remove); err != nil {

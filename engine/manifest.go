@@ -98,7 +98,9 @@ func (m Manifest) Index() map[string]Entry {
 // the root, which is not listed); Mode at most 0o7777; Size non-negative and
 // 0 for anything but a regular file; for a symlink, a non-empty LinkTarget
 // without NUL of at most [MaxPathLength] bytes; for anything else, no
-// LinkTarget; and a hash (HasSHA256) only on a regular file. The error wraps
+// LinkTarget; a hash (HasSHA256) only on a regular file; and a
+// HardlinkTarget only on a regular file, naming a regular file listed
+// before it that has none itself. The error wraps
 // [ErrInvalidManifest], and [ErrInvalidPath] for a bad path, and names the
 // entry by index and path.
 func (m Manifest) Validate() error {
@@ -138,6 +140,12 @@ func (m Manifest) Validate() error {
 		}
 		if e.Type == TypeDir {
 			dirs = append(dirs, e.Path)
+		}
+		if e.HardlinkTarget != "" {
+			if j, ok := m[:i].search(e.HardlinkTarget); !ok || m[j].Type != TypeFile || m[j].HardlinkTarget != "" {
+				return fmt.Errorf("%w: entry %d %s: hard link target %s is not a primary file listed before it",
+					ErrInvalidManifest, i, quotePath(e.Path), quotePath(e.HardlinkTarget))
+			}
 		}
 	}
 	return nil
@@ -180,6 +188,17 @@ func checkEntry(e Entry) error {
 		}
 	} else if e.LinkTarget != "" {
 		return fmt.Errorf("%v with a link target", e.Type)
+	}
+	if e.HardlinkTarget != "" {
+		if e.Type != TypeFile {
+			return fmt.Errorf("%v with a hard link target", e.Type)
+		}
+		if err := ValidatePath(e.HardlinkTarget); err != nil {
+			return fmt.Errorf("hard link target: %w", err)
+		}
+		if ComparePaths(e.HardlinkTarget, e.Path) >= 0 {
+			return errors.New("hard link target does not come before the entry")
+		}
 	}
 	return nil
 }

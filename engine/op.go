@@ -12,6 +12,9 @@ const (
 	OpCopy OpKind = 1
 	// OpLiteral inserts the bytes in Data.
 	OpLiteral OpKind = 2
+	// OpZeros inserts Count zero bytes: a hole of a sparse file, which a
+	// sender names instead of sending its zeros.
+	OpZeros OpKind = 3
 )
 
 // String returns the kind's name, for messages and tests.
@@ -21,16 +24,18 @@ func (k OpKind) String() string {
 		return "copy"
 	case OpLiteral:
 		return "literal"
+	case OpZeros:
+		return "zeros"
 	default:
 		return fmt.Sprintf("OpKind(%d)", uint8(k))
 	}
 }
 
-// Op is one step that rebuilds a target from its base: either a run of
-// base blocks to copy or literal bytes to insert. Ops from a peer are
+// Op is one step that rebuilds a target from its base: a run of base
+// blocks to copy, literal bytes to insert, or a run of zero bytes. Ops from a peer are
 // validated by [Patcher.Apply]; see it for the rules.
 type Op struct {
-	// Kind is OpCopy or OpLiteral.
+	// Kind is OpCopy, OpLiteral or OpZeros.
 	Kind OpKind
 
 	// Block is, for OpCopy, the index of the first base block to copy.
@@ -38,7 +43,8 @@ type Op struct {
 	Block int64
 
 	// Count is, for OpCopy, the number of consecutive base blocks to
-	// copy, at least 1. It is 0 for OpLiteral.
+	// copy, at least 1; for OpZeros, the number of zero bytes, at least
+	// 1. It is 0 for OpLiteral.
 	Count int64
 
 	// Data is, for OpLiteral, the 1 to MaxLiteralSize bytes to insert.
@@ -55,6 +61,8 @@ func (o Op) String() string {
 		return fmt.Sprintf("copy(block %d, count %d)", o.Block, o.Count)
 	case OpLiteral:
 		return fmt.Sprintf("literal(%d bytes)", len(o.Data))
+	case OpZeros:
+		return fmt.Sprintf("zeros(%d bytes)", o.Count)
 	default:
 		return fmt.Sprintf("op(%v)", o.Kind)
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -68,10 +69,11 @@ func NewPatcher(base io.ReaderAt, layout Layout, out io.Writer) (*Patcher, error
 // without overflow (else [ErrBlockOutOfRange]) and no Data (else
 // [ErrInvalidOp]). A literal op must carry 1 to [MaxLiteralSize] bytes
 // (else [ErrInvalidOp] for none, [ErrLiteralTooLarge] for more) and have
-// zero Block and Count (else [ErrInvalidOp]). Any other kind is
-// [ErrInvalidOp]. Read and write errors are returned wrapped; a base that
-// turns out shorter than its layout gives an error wrapping
-// [io.ErrUnexpectedEOF].
+// zero Block and Count (else [ErrInvalidOp]). A zeros op must have
+// Count >= 1 and neither Block nor Data (else [ErrInvalidOp]); the output
+// bounds how many zeros it may write. Any other kind is [ErrInvalidOp].
+// Read and write errors are returned wrapped; a base that turns out
+// shorter than its layout gives an error wrapping [io.ErrUnexpectedEOF].
 func (p *Patcher) Apply(op Op) error {
 	if p.err != nil {
 		return p.err
@@ -84,9 +86,12 @@ func (p *Patcher) Apply(op Op) error {
 		return p.err
 	}
 	var err error
-	if op.Kind == OpCopy {
+	switch op.Kind {
+	case OpCopy:
 		err = p.copyBlocks(op.Block, op.Count)
-	} else {
+	case OpZeros:
+		err = p.writeZeros(op.Count)
+	default:
 		err = p.write(op.Data)
 	}
 	if err != nil {
@@ -120,10 +125,47 @@ func (p *Patcher) check(op Op) error {
 		case op.Block != 0 || op.Count != 0:
 			return fmt.Errorf("literal names blocks: %w", ErrInvalidOp)
 		}
+	case OpZeros:
+		switch {
+		case op.Count < 1:
+			return fmt.Errorf("count below 1: %w", ErrInvalidOp)
+		case op.Block != 0 || len(op.Data) != 0:
+			return fmt.Errorf("zeros name blocks or carry data: %w", ErrInvalidOp)
+		}
 	default:
 		return fmt.Errorf("unknown kind: %w", ErrInvalidOp)
 	}
 	return nil
+}
+
+// zeroChunk is read-only: the zeros that writeZeros writes, and that
+// [IsZero] compares with.
+var zeroChunk [copyBufSize]byte
+
+// writeZeros writes n zero bytes to the output and the hash, a chunk at a
+// time. The output bounds n: the caller's writer refuses what exceeds the
+// file it builds.
+func (p *Patcher) writeZeros(n int64) error {
+	for n > 0 {
+		chunk := zeroChunk[:min(int64(len(zeroChunk)), n)]
+		if err := p.write(chunk); err != nil {
+			return err
+		}
+		n -= int64(len(chunk))
+	}
+	return nil
+}
+
+// IsZero reports whether b holds only zero bytes.
+func IsZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeroChunk))
+		if !bytes.Equal(b[:n], zeroChunk[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }
 
 // copyBlocks copies count base blocks from block on, which check has

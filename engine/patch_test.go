@@ -18,7 +18,11 @@ func TestPatcherRejectsHostileOps(t *testing.T) {
 		want error
 	}{
 		{"zero op", Op{}, ErrInvalidOp},
-		{"unknown kind", Op{Kind: 3, Data: []byte("x")}, ErrInvalidOp},
+		{"unknown kind", Op{Kind: 4, Data: []byte("x")}, ErrInvalidOp},
+		{"zeros count zero", Op{Kind: OpZeros}, ErrInvalidOp},
+		{"zeros count negative", Op{Kind: OpZeros, Count: -1}, ErrInvalidOp},
+		{"zeros with block", Op{Kind: OpZeros, Block: 1, Count: 1}, ErrInvalidOp},
+		{"zeros with data", Op{Kind: OpZeros, Count: 1, Data: []byte("x")}, ErrInvalidOp},
 		{"max kind", Op{Kind: math.MaxUint8, Block: 0, Count: 1}, ErrInvalidOp},
 		{"block past end", Op{Kind: OpCopy, Block: 3, Count: 1}, ErrBlockOutOfRange},
 		{"run past end", Op{Kind: OpCopy, Block: 1, Count: 3}, ErrBlockOutOfRange},
@@ -75,6 +79,9 @@ func TestPatcherAcceptsEdgeOps(t *testing.T) {
 		{"first block twice", []Op{{Kind: OpCopy, Block: 0, Count: 1}, {Kind: OpCopy, Block: 0, Count: 1}}, append(bytes.Clone(base[:1024]), base[:1024]...)},
 		{"max literal", []Op{{Kind: OpLiteral, Data: bytes.Repeat([]byte{7}, MaxLiteralSize)}}, bytes.Repeat([]byte{7}, MaxLiteralSize)},
 		{"literal then copy", []Op{{Kind: OpLiteral, Data: []byte("hi")}, {Kind: OpCopy, Block: 1, Count: 1}}, append([]byte("hi"), base[1024:2048]...)},
+		{"one zero", []Op{{Kind: OpZeros, Count: 1}}, []byte{0}},
+		{"zeros past a chunk", []Op{{Kind: OpLiteral, Data: []byte("a")}, {Kind: OpZeros, Count: copyBufSize + 3}, {Kind: OpLiteral, Data: []byte("b")}},
+			append(append([]byte("a"), make([]byte, copyBufSize+3)...), 'b')},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +93,25 @@ func TestPatcherAcceptsEdgeOps(t *testing.T) {
 				t.Errorf("Patch wrote %d bytes, want %d", out.Len(), len(tt.want))
 			}
 		})
+	}
+}
+
+func TestIsZero(t *testing.T) {
+	tests := []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"empty", nil, true},
+		{"one zero", []byte{0}, true},
+		{"one one", []byte{1}, false},
+		{"long zeros", make([]byte, 3*copyBufSize+5), true},
+		{"last byte set past a chunk", append(make([]byte, copyBufSize+5), 1), false},
+	}
+	for _, tt := range tests {
+		if got := IsZero(tt.b); got != tt.want {
+			t.Errorf("IsZero(%s) = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 

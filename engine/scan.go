@@ -207,6 +207,7 @@ func (s *scanner) finish() {
 		slices.SortStableFunc(s.errs, func(a, b ScanError) int { return ComparePaths(a.Path, b.Path) })
 	}
 	s.m.Sort()
+	GroupHardLinks(s.m)
 }
 
 // scanPool lets the scanners of one walk list subtrees at once, at most
@@ -333,6 +334,7 @@ func (s *scanner) addInfo(rel string, info fs.FileInfo, parent scanDir) {
 		s.fail(rel, err)
 		return
 	}
+	e.linkID, _ = linkIDOf(info)
 	s.m = append(s.m, e)
 	if e.Type == TypeDir {
 		d, ok := s.openDir(parent, rel, info)

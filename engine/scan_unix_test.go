@@ -235,3 +235,40 @@ func TestScanContainedSame(t *testing.T) {
 		}
 	}
 }
+
+// TestScanHardLinkedSpecialsAndRawNames checks that a scan groups only
+// regular files into link sets, whatever their names: a named pipe with
+// two links is two pipes, as rsync -H makes it, and a set whose names are
+// not UTF-8 is a set like any other.
+func TestScanHardLinkedSpecialsAndRawNames(t *testing.T) {
+	root := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(root, "p1"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "caf\xe9"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range [][2]string{{"p1", "p2"}, {"caf\xe9", "z\xff"}} {
+		if err := os.Link(filepath.Join(root, l[0]), filepath.Join(root, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{"caf\xe9": "", "p1": "", "p2": "", "z\xff": "caf\xe9"}
+	for _, contained := range []bool{false, true} {
+		m, errs, err := Scan(root, ScanOptions{Contained: contained, Workers: 2})
+		if err != nil || len(errs) > 0 {
+			t.Fatalf("Scan(contained %v) = %v, %v", contained, errs, err)
+		}
+		if len(m) != len(want) {
+			t.Fatalf("Scan(contained %v) listed %d entries, want %d", contained, len(m), len(want))
+		}
+		for _, e := range m {
+			if w := want[e.Path]; e.HardlinkTarget != w {
+				t.Errorf("Scan(contained %v): %q (%v) links to %q, want %q", contained, e.Path, e.Type, e.HardlinkTarget, w)
+			}
+		}
+		if err := m.Validate(); err != nil {
+			t.Errorf("Scan(contained %v) made an invalid manifest: %v", contained, err)
+		}
+	}
+}

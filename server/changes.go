@@ -74,6 +74,9 @@ func (s *Server) applyChange(ctx context.Context, dirs *dirCache, ch *dirsyncv1.
 			saved, cerr = s.copyContent(parent, e)
 			return cerr
 		})
+	case *dirsyncv1.Change_MakeHardlink:
+		op, rel = "hard link", entryPath(a.MakeHardlink)
+		err = s.mutateEntry(ctx, dirs, a.MakeHardlink, engine.TypeFile, true, s.makeHardlink)
 	case *dirsyncv1.Change_MakeSpecial:
 		op, rel = "make special", entryPath(a.MakeSpecial)
 		err = s.mutateEntry(ctx, dirs, a.MakeSpecial, 0, true, s.makeSpecial)

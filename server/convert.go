@@ -28,6 +28,7 @@ func entryToProto(e engine.Entry) *dirsyncv1.Entry {
 	}
 	pe.Path, pe.RawPath = engine.WirePath(e.Path)
 	pe.LinkTarget, pe.RawLinkTarget = engine.WirePath(e.LinkTarget)
+	pe.HardlinkTarget, pe.RawHardlinkTarget = engine.WirePath(e.HardlinkTarget)
 	if e.HasSHA256 {
 		pe.Sha256 = e.SHA256[:]
 	}
@@ -76,8 +77,8 @@ func typeFromProto(t dirsyncv1.EntryType) engine.EntryType {
 // entryFromProto converts a peer's entry, checking the fields every
 // operation relies on: it is present, its type is want or unset (want 0
 // accepts any type), its mode is at most 07777, its size is not negative,
-// and its sha256 is empty or 32 bytes, and the raw form of its path and
-// link target is not set beside the text one. The path is not checked.
+// and its sha256 is empty or 32 bytes, and the raw form of its path, link
+// target and hard link target is not set beside the text one. The path is not checked.
 func entryFromProto(pe *dirsyncv1.Entry, want engine.EntryType) (engine.Entry, error) {
 	if pe == nil {
 		return engine.Entry{}, invalidf("missing entry")
@@ -90,6 +91,10 @@ func entryFromProto(pe *dirsyncv1.Entry, want engine.EntryType) (engine.Entry, e
 	if err != nil {
 		return engine.Entry{}, fmt.Errorf("entry %q: %w", p, err)
 	}
+	hardlink, err := engine.PathFromWire("hardlink_target", pe.GetHardlinkTarget(), pe.GetRawHardlinkTarget())
+	if err != nil {
+		return engine.Entry{}, fmt.Errorf("entry %q: %w", p, err)
+	}
 	e := engine.Entry{
 		Path:       p,
 		Type:       typeFromProto(pe.GetType()),
@@ -99,6 +104,8 @@ func entryFromProto(pe *dirsyncv1.Entry, want engine.EntryType) (engine.Entry, e
 		LinkTarget: target,
 		DevMajor:   pe.GetDeviceMajor(),
 		DevMinor:   pe.GetDeviceMinor(),
+		// Checked by the change that uses it (make_hardlink).
+		HardlinkTarget: hardlink,
 	}
 	switch {
 	case pe.GetType() != dirsyncv1.EntryType_ENTRY_TYPE_UNSPECIFIED && e.Type == 0:
@@ -133,8 +140,13 @@ func opFromProto(op *dirsyncv1.DeltaOp) (engine.Op, error) {
 		return engine.Op{Kind: engine.OpCopy, Block: int64(start), Count: int64(count)}, nil
 	case *dirsyncv1.DeltaOp_Literal:
 		return engine.Op{Kind: engine.OpLiteral, Data: o.Literal}, nil
+	case *dirsyncv1.DeltaOp_Zeros:
+		if o.Zeros > math.MaxInt64 {
+			return engine.Op{}, invalidf("zeros op: count %d out of range", o.Zeros)
+		}
+		return engine.Op{Kind: engine.OpZeros, Count: int64(o.Zeros)}, nil
 	}
-	return engine.Op{}, invalidf("delta op with neither copy nor literal")
+	return engine.Op{}, invalidf("delta op with neither copy nor literal nor zeros")
 }
 
 // entryPath returns the path of the peer's entry pe for messages and

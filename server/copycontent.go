@@ -61,9 +61,16 @@ func (s *Server) copyContent(parent *os.Root, e engine.Entry) (int64, error) {
 // errStaleSource when the content differs.
 func (s *Server) sameContent(parent *os.Root, e engine.Entry) (int64, error) {
 	name := path.Base(e.Path)
-	if info, err := parent.Lstat(name); err != nil || !info.Mode().IsRegular() {
+	info, err := parent.Lstat(name)
+	if err != nil || !info.Mode().IsRegular() {
 		s.index.remove(e.Path)
 		return 0, fmt.Errorf("check %q: %w", e.Path, errStaleSource)
+	}
+	if engine.HardLinked(info) {
+		// The client sends a file that has the content already when
+		// it is not linked locally as it is here: only a new copy
+		// breaks the link.
+		return 0, fmt.Errorf("check %q: shares its inode with another file", e.Path)
 	}
 	f, err := parent.Open(name)
 	if err != nil {
@@ -112,7 +119,13 @@ func (s *Server) copyFrom(src string, e engine.Entry) (int64, error) {
 	buf := hashBuffers.Get().(*[hashBufferSize]byte)
 	defer hashBuffers.Put(buf)
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(s.fileWriter(tmp), h), io.NewSectionReader(f, 0, c.size+1), buf[:])
+	// Through a writebackWriter, the copy of a sparse file keeps its
+	// holes.
+	wb := &writebackWriter{f: tmp}
+	n, err := io.CopyBuffer(io.MultiWriter(s.fileWriter(wb), h), io.NewSectionReader(f, 0, c.size+1), buf[:])
+	if err == nil {
+		err = wb.finish()
+	}
 	if err != nil {
 		s.discardTemp(s.root, tmp, tmpName)
 		return 0, fmt.Errorf("copy %q: %w", e.Path, err)

@@ -36,6 +36,24 @@
 // a message that does not fit waits for room, then fails with
 // ResourceExhausted.
 //
+// # Sparse files
+//
+// Every file the server writes (uploads, deltas, copied content) skips its
+// aligned all-zero blocks of 4 KiB with a seek, so they stay holes, as
+// rsync -S makes them; a trailing hole is made with ftruncate. A client
+// names the holes it finds as DeltaOp zeros instead of sending them. The
+// SHA-256 a file is verified with covers its zeros as any other bytes.
+//
+// # Hard links
+//
+// A manifest reports the files that share an inode: every file of a set
+// but the first in path order names that one in hardlink_target, so a
+// client that links its own files the same way finds nothing to change.
+// ApplyChanges make_hardlink links a path to a regular file under the
+// root with linkat, under a temporary name renamed into place; writing a
+// file anew (an upload, copy_content) makes it a file of its own, and the
+// client links the rest of its set again.
+//
 // # Content index
 //
 // The server keeps an in-memory index from path to SHA-256 and back, built

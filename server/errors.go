@@ -34,6 +34,9 @@ var (
 	// errNoContent reports that no file under the root holds a content:
 	// NotFound, the normal answer for new content.
 	errNoContent = errors.New("no content with that sha256 on the server")
+	// errNoLinkTarget reports a make_hardlink whose target is not a
+	// regular file under the root: NotFound.
+	errNoLinkTarget = errors.New("hard link target is not a regular file on the server")
 	// errBaseChanged reports that the server's copy of a file no longer
 	// has the SHA-256 a delta was computed against: Aborted.
 	errBaseChanged = errors.New("base changed")
@@ -163,7 +166,7 @@ func refusalCode(kind error) connect.Code {
 		return connect.CodeFailedPrecondition
 	case errChangedMeanwhile, errBaseChanged:
 		return connect.CodeAborted
-	case errNoContent:
+	case errNoContent, errNoLinkTarget:
 		return connect.CodeNotFound
 	}
 	return connect.CodeInternal

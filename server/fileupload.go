@@ -58,6 +58,9 @@ type fileUpload struct {
 	opened uint64
 	// dev is the device number of tmp's file system, set by stat.
 	dev uint64
+	// wb writes tmp, leaving its zero blocks as holes; see
+	// [writebackWriter.finish].
+	wb  *writebackWriter
 	out *sizeLimitWriter
 	// buf buffers what goes into tmp: a pooled *bufio.Writer, or for a
 	// large file a *pipeWriter; see [fileUpload.releaseBuffer].
@@ -171,6 +174,7 @@ func (u *fileUpload) begin(ctx context.Context, hdr *dirsyncv1.UploadHeader, dir
 	// A resumed file continues after the kept bytes: writeback starts
 	// there.
 	wb := &writebackWriter{f: u.tmp, started: u.resumed, written: u.resumed}
+	u.wb = wb
 	file := s.fileWriter(wb)
 	if want.Size-u.resumed >= pipeMinFile {
 		// Whole chunks of a pipeWriter are aligned for O_DIRECT.
@@ -232,6 +236,12 @@ func (u *fileUpload) apply(ops []*dirsyncv1.DeltaOp) {
 		op, err := opFromProto(pop)
 		if err != nil {
 			u.fail(invalidf("upload of %q: %v", u.rel, err))
+			return
+		}
+		if op.Kind == engine.OpZeros && op.Count > u.out.limit-u.out.n {
+			// Refused before a byte is written, as a compressed
+			// literal's size is.
+			u.fail(u.out.tooLarge())
 			return
 		}
 		u.applyOp(op)
@@ -340,6 +350,9 @@ func (u *fileUpload) prepare() error {
 		return fmt.Errorf("verify: %w", err)
 	}
 	if err := u.buf.Flush(); err != nil {
+		return fmt.Errorf("write %q: %w", u.rel, err)
+	}
+	if err := u.wb.finish(); err != nil {
 		return fmt.Errorf("write %q: %w", u.rel, err)
 	}
 	if !u.modeSet {

@@ -161,6 +161,8 @@ func seedChanges() []*dirsyncv1.ApplyChangesRequest {
 			{Action: &dirsyncv1.Change_Symlink{Symlink: entry(p, link)}},
 			{Action: &dirsyncv1.Change_SetMetadata{SetMetadata: entry(p, 0)}},
 			{Action: &dirsyncv1.Change_CopyContent{CopyContent: entry(p, file)}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: p, Type: file, HardlinkTarget: "base"}}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", Type: file, HardlinkTarget: p}}},
 		}})
 	}
 	// Names that are not UTF-8, named raw, hostile and not; named pipes;
@@ -177,6 +179,9 @@ func seedChanges() []*dirsyncv1.ApplyChangesRequest {
 			{Action: &dirsyncv1.Change_SetRootMetadata{SetRootMetadata: &dirsyncv1.Entry{RawPath: []byte(p), Mode: 0o755}}},
 			{Action: &dirsyncv1.Change_SetRootMetadata{SetRootMetadata: &dirsyncv1.Entry{Mode: 0o7755, MtimeNs: 1}}},
 			{Action: &dirsyncv1.Change_MakeSpecial{MakeSpecial: &dirsyncv1.Entry{RawPath: []byte(p), Type: dirsyncv1.EntryType_ENTRY_TYPE_CHAR_DEVICE, DeviceMajor: 1, DeviceMinor: 3}}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{RawPath: []byte(p), Type: file, HardlinkTarget: "base"}}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", Type: file, RawHardlinkTarget: []byte(p)}}},
+			{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", Type: file, HardlinkTarget: "base", RawHardlinkTarget: []byte(p)}}},
 		}})
 	}
 	// Swap a directory for a link out of the root, then go through it.
@@ -185,6 +190,7 @@ func seedChanges() []*dirsyncv1.ApplyChangesRequest {
 		{Action: &dirsyncv1.Change_MakeDirectory{MakeDirectory: entry("d/secret", dir)}},
 		{Action: &dirsyncv1.Change_CopyContent{CopyContent: entry("d/x", file)}},
 		{Action: &dirsyncv1.Change_Delete{Delete: "d/secret"}},
+		{Action: &dirsyncv1.Change_MakeHardlink{MakeHardlink: &dirsyncv1.Entry{Path: "h", HardlinkTarget: "d/x"}}},
 		{},
 	}})
 	return reqs
@@ -299,6 +305,7 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		}
 		return h
 	}
+	sparse := append(append(bytes.Clone(target[:10]), make([]byte, 8192)...), target[10:]...)
 	lateEntry := entry("late", int64(len(target)), sumTarget)
 	lateEntry.Sha256 = nil
 	good := []*dirsyncv1.DeltaOp{copyOp(0, 1), literalOp(target[1024:2048]), copyOp(2, 2)}
@@ -333,6 +340,13 @@ func seedUploads() [][]*dirsyncv1.UploadRequest {
 		// Compressed literals: a good one, then one that lies about its size.
 		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, target), len(target))}, Finish: true}},
 		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zstdOp(engine.CompressLiteral(nil, target), len(target)+1)}, Finish: true}},
+		// Holes: a sparse file, then zeros of no length, of more than
+		// the file and of more than an int64.
+		[]*dirsyncv1.UploadRequest{{Header: &dirsyncv1.UploadHeader{Entry: entry("sparse", int64(len(sparse)), sha256.Sum256(sparse))},
+			Ops: []*dirsyncv1.DeltaOp{literalOp(sparse[:10]), zerosOp(8192), literalOp(sparse[8202:])}, Finish: true}},
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zerosOp(0)}, Finish: true}},
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zerosOp(uint64(len(target)) + 1)}, Finish: true}},
+		[]*dirsyncv1.UploadRequest{{Header: hdr("new", false), Ops: []*dirsyncv1.DeltaOp{zerosOp(math.MaxUint64)}, Finish: true}},
 	)
 	return seeds
 }

@@ -227,6 +227,11 @@ func zstdOp(frame []byte, size int) *dirsyncv1.DeltaOp {
 	return &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_ZstdLiteral{ZstdLiteral: &dirsyncv1.ZstdLiteral{Frame: frame, Size: uint32(size)}}}
 }
 
+// zerosOp returns a delta op of n zero bytes.
+func zerosOp(n uint64) *dirsyncv1.DeltaOp {
+	return &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Zeros{Zeros: n}}
+}
+
 // copyOp returns a block-run delta op.
 func copyOp(start, count uint64) *dirsyncv1.DeltaOp {
 	return &dirsyncv1.DeltaOp{Op: &dirsyncv1.DeltaOp_Copy{Copy: &dirsyncv1.BlockRun{Start: start, Count: count}}}

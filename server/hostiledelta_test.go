@@ -118,6 +118,15 @@ func TestHostileDeltas(t *testing.T) {
 		{"fewer bytes than declared", func(*testing.T, *testEnv) []*dirsyncv1.UploadRequest {
 			return delta(1024, copyOp(0, 1))
 		}, connect.CodeInvalidArgument, "header declares"},
+		{"zeros of count zero", func(*testing.T, *testEnv) []*dirsyncv1.UploadRequest {
+			return delta(1024, zerosOp(0))
+		}, connect.CodeInvalidArgument, "invalid op"},
+		{"zeros above MaxInt64", func(*testing.T, *testEnv) []*dirsyncv1.UploadRequest {
+			return delta(1024, zerosOp(math.MaxUint64))
+		}, connect.CodeInvalidArgument, "out of range"},
+		{"more zeros than declared", func(*testing.T, *testEnv) []*dirsyncv1.UploadRequest {
+			return delta(1024, copyOp(0, 1), zerosOp(uint64(len(edited))))
+		}, connect.CodeInvalidArgument, "header declares"},
 		{"more bytes than declared", func(*testing.T, *testEnv) []*dirsyncv1.UploadRequest {
 			return delta(1024, copyOp(0, 4), literalOp(edited))
 		}, connect.CodeInvalidArgument, "header declares"},

@@ -200,6 +200,10 @@ func (u *fileUpload) suspend() {
 		s.log.Info("partial upload not kept", "path", u.rel, "error", err)
 		return
 	}
+	if err := u.wb.finish(); err != nil {
+		s.log.Info("partial upload not kept", "path", u.rel, "error", err)
+		return
+	}
 	fi, err := u.tmp.Stat()
 	if err != nil || fi.Size() != u.patcher.Written() {
 		s.log.Info("partial upload not kept", "path", u.rel, "error", err)

@@ -40,7 +40,9 @@ func (s *Server) scanTree(scopes []string) (engine.Manifest, error) {
 		all = append(all, m...)
 	}
 	// Reduced scopes are sorted and disjoint, and each one's entries
-	// come sorted: so does their concatenation.
+	// come sorted: so does their concatenation. Its link sets are found
+	// across all the scopes, as the client's scan of them finds them.
+	engine.GroupHardLinks(all)
 	return all, nil
 }
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,10 @@ type fidelityEntry struct {
 	mtimeNs int64
 	content []byte
 	target  string
+	// ino and nlink say which regular files share an inode; blocks is
+	// the bytes allocated, st_blocks, which holes leave out.
+	ino, nlink uint64
+	blocks     int64
 }
 
 // readFidelityTree reads the root directory itself (as ".") and every item
@@ -43,7 +49,8 @@ func readFidelityTree(t *testing.T, root string) map[string]fidelityEntry {
 		if err := unix.Lstat(path, &st); err != nil {
 			return err
 		}
-		e := fidelityEntry{mode: st.Mode, rdev: st.Rdev, mtimeNs: st.Mtim.Nano()}
+		e := fidelityEntry{mode: st.Mode, rdev: st.Rdev, mtimeNs: st.Mtim.Nano(),
+			ino: st.Ino, nlink: uint64(st.Nlink), blocks: st.Blocks * 512}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFREG:
 			e.content, err = os.ReadFile(path)
@@ -77,6 +84,8 @@ func diffFidelity(want, got map[string]fidelityEntry) []string {
 			diffs = append(diffs, fmt.Sprintf("%q: link target %q, want %q", p, g.target, w.target))
 		case g.mtimeNs != w.mtimeNs:
 			diffs = append(diffs, fmt.Sprintf("%q: mtime %v, want %v", p, time.Unix(0, g.mtimeNs).UTC(), time.Unix(0, w.mtimeNs).UTC()))
+		case g.mode&unix.S_IFMT == unix.S_IFREG && (g.blocks > w.blocks+sparseSlack || g.blocks < w.blocks-sparseSlack):
+			diffs = append(diffs, fmt.Sprintf("%q: %d bytes allocated, want %d within %d", p, g.blocks, w.blocks, sparseSlack))
 		}
 	}
 	for p := range got {
@@ -84,8 +93,39 @@ func diffFidelity(want, got map[string]fidelityEntry) []string {
 			diffs = append(diffs, fmt.Sprintf("%q: extraneous", p))
 		}
 	}
+	wantSets, gotSets := inodeSets(want), inodeSets(got)
+	for _, w := range wantSets {
+		if !slices.ContainsFunc(gotSets, func(g []string) bool { return slices.Equal(g, w) }) {
+			diffs = append(diffs, fmt.Sprintf("hard links %q: not one inode", w))
+		}
+	}
+	for _, g := range gotSets {
+		if !slices.ContainsFunc(wantSets, func(w []string) bool { return slices.Equal(g, w) }) {
+			diffs = append(diffs, fmt.Sprintf("hard links %q: one inode, want apart", g))
+		}
+	}
 	slices.Sort(diffs)
 	return diffs
+}
+
+// inodeSets returns the regular files of tree that share an inode, each
+// set in path order, the sets in the order of their first paths.
+func inodeSets(tree map[string]fidelityEntry) [][]string {
+	byIno := map[uint64][]string{}
+	for p, e := range tree {
+		if e.mode&unix.S_IFMT == unix.S_IFREG && e.nlink > 1 {
+			byIno[e.ino] = append(byIno[e.ino], p)
+		}
+	}
+	var sets [][]string
+	for _, set := range byIno {
+		if len(set) > 1 {
+			slices.Sort(set)
+			sets = append(sets, set)
+		}
+	}
+	slices.SortFunc(sets, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+	return sets
 }
 
 // setLinkTimes sets the mtime of the symlink rel of root itself.
@@ -120,8 +160,9 @@ func rsyncPath(t *testing.T) string {
 
 // TestFidelityAgainstRsync mirrors a tree of every name Linux allows
 // (a backslash, Latin-1 bytes), symlinks with their own mtimes (one with
-// a target that is not UTF-8), named pipes, and a root with its own mode
-// and mtime, and compares the server's tree, root included, with what
+// a target that is not UTF-8), named pipes, hard-link sets (one whose
+// primary's name is not UTF-8), a sparse file, and a root with its own
+// mode and mtime, and compares the server's tree, root included, with what
 // rsync -aHSX --numeric-ids makes of the same source.
 func TestFidelityAgainstRsync(t *testing.T) {
 	rsync := rsyncPath(t)
@@ -158,6 +199,35 @@ func TestFidelityAgainstRsync(t *testing.T) {
 		setLinkTimes(t, src, l, at(i))
 		i++
 	}
+	// Hard-link sets: the first in path order, the primary the others
+	// name, is Latin-1, so its name travels as raw bytes; and a set of
+	// two in one directory.
+	linkSetsSrc := [][]string{
+		{"caf\xe9-dur", "hard/deux", "r\xe9pertoire/trois\xe9"},
+		{"hard/a", "hard/b"},
+	}
+	for _, set := range linkSetsSrc {
+		writeFile(t, src, set[0], []byte(fmt.Sprintf("shared by %q\n", set)), 0o604)
+		for _, l := range set[1:] {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(src, l)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Link(filepath.Join(src, set[0]), filepath.Join(src, l)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(filepath.Join(src, set[0]), at(i), at(i)); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	// A sparse file: holes at the start, between its extents and at its
+	// end, which rsync -S keeps.
+	writeSparse(t, src, "sparse.img", 8<<20, []int64{1 << 20, 5 << 20}, rand.New(rand.NewPCG(fidelitySeed(t), 0)))
+	if err := os.Chtimes(filepath.Join(src, "sparse.img"), at(i), at(i)); err != nil {
+		t.Fatal(err)
+	}
+	i++
 	for _, p := range []string{"pipe", `win\dir/pipe\x`, "r\xe9pertoire/tube\xe9"} {
 		if err := unix.Mkfifo(filepath.Join(src, p), 0o620); err != nil {
 			t.Fatal(err)
@@ -192,7 +262,7 @@ func TestFidelityAgainstRsync(t *testing.T) {
 		t.Log("not root: no devices in the tree")
 	}
 	// Directories last, deepest first, so their mtimes stay; the root too.
-	dirs := []string{"deep/\xff\xfe", "deep", "utf8/répertoire", "utf8", `win\dir`, "r\xe9pertoire"}
+	dirs := []string{"deep/\xff\xfe", "deep", "utf8/répertoire", "utf8", `win\dir`, "r\xe9pertoire", "hard"}
 	for _, d := range dirs {
 		if err := os.Chmod(filepath.Join(src, d), 0o751); err != nil {
 			t.Fatal(err)
@@ -218,6 +288,12 @@ func TestFidelityAgainstRsync(t *testing.T) {
 		t.Errorf("client skipped items:\n%s", out)
 	}
 	want, got := readFidelityTree(t, ref), readFidelityTree(t, dst)
+	if sets := inodeSets(want); len(sets) != len(linkSetsSrc) {
+		t.Fatalf("rsync -H made link sets %q, want %q", sets, linkSetsSrc)
+	}
+	if w := want["sparse.img"]; w.blocks >= 4<<20 {
+		t.Fatalf("rsync -S allocated %d bytes for sparse.img, which holds 512 KiB of data", w.blocks)
+	}
 	if diffs := diffFidelity(want, got); len(diffs) > 0 {
 		t.Fatalf("server tree differs from rsync's:\n%s\nclient:\n%s", strings.Join(diffs, "\n"), out)
 	}
@@ -257,4 +333,19 @@ func TestDevicesRefused(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(dst, "ok.txt")); err != nil || string(got) != "ok" {
 		t.Errorf("ok.txt on the server = %q, %v", got, err)
 	}
+}
+
+// fidelitySeed returns the seed of the fidelity test's random content:
+// DIRSYNC_FIDELITY_SEED when set, else a fixed one.
+func fidelitySeed(t *testing.T) uint64 {
+	t.Helper()
+	v := os.Getenv("DIRSYNC_FIDELITY_SEED")
+	if v == "" {
+		return 16
+	}
+	seed, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatalf("DIRSYNC_FIDELITY_SEED=%q: %v", v, err)
+	}
+	return seed
 }

@@ -46,17 +46,21 @@ dirsync-client keeps a directory on a dirsync server an exact mirror of a
 local directory: files, directories, symlinks and named pipes, with their
 permissions and modification times (symlinks' own, and the directory's
 itself), under every name Linux allows (backslashes and bytes that are not
-UTF-8 included), as rsync -a does. Devices are mirrored where the server
-allows them (as root, with --allow-devices) and reported as not mirrored
-elsewhere; sockets are reported and skipped. It sends only what changed: content the server already holds is
-copied there, changed files travel as rsync-like deltas, and the rest is
-compressed on the wire. By default it syncs once, then watches the directory
-and syncs every change within milliseconds, reconnecting if the server goes
-away. It keeps the server's copy right too: a file changed, removed or added
-there behind the server's back is put back within a second (the server
-reports such drift), a server restarted on an emptied directory is filled
-again, and every -verify-interval a full pass checks the whole mirror. With
--once it syncs, checks the result and exits.
+UTF-8 included), as rsync -a does; hard links (as rsync -H: a set's content
+goes once, and the server links its files as they are linked here) and
+holes of sparse files (as rsync -S: they stay holes, and do not cross the
+wire). Devices are mirrored where the server allows them (as root, with
+--allow-devices) and reported as not mirrored elsewhere; sockets are
+reported and skipped. It sends only what changed: content the server
+already holds is copied there, changed files travel as rsync-like deltas,
+and the rest is compressed on the wire. By default it syncs once, then
+watches the directory and syncs every change within milliseconds,
+reconnecting if the server goes away. It keeps the server's copy right
+too: a file changed, removed or added there behind the server's back is
+put back within a second (the server reports such drift), a server
+restarted on an emptied directory is filled again, and every
+-verify-interval a full pass checks the whole mirror. With -once it syncs,
+checks the result and exits.
 
 Examples:
   # on the server machine

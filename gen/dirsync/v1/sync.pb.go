@@ -250,6 +250,16 @@ type Entry struct {
 	LinkTarget string `protobuf:"bytes,6,opt,name=link_target,json=linkTarget,proto3" json:"link_target,omitempty"`
 	// SHA-256 of a regular file's content: 32 bytes, or empty when unknown.
 	Sha256 []byte `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// For a regular file hard-linked to files listed before it: the path of
+	// the first of them in path order, the primary of its link set, whose
+	// inode it shares. Empty for the primary and for every other entry. A
+	// tree's link sets are found among the entries of one listing, so a
+	// listing of some subtrees shows only the links within them. A target
+	// that is not valid UTF-8 travels in raw_hardlink_target instead.
+	HardlinkTarget string `protobuf:"bytes,40,opt,name=hardlink_target,json=hardlinkTarget,proto3" json:"hardlink_target,omitempty"`
+	// hardlink_target as raw bytes, set only when it is not valid UTF-8;
+	// hardlink_target is then empty.
+	RawHardlinkTarget []byte `protobuf:"bytes,41,opt,name=raw_hardlink_target,json=rawHardlinkTarget,proto3" json:"raw_hardlink_target,omitempty"`
 	// Path as raw bytes, set only when it is not valid UTF-8 (a Latin-1
 	// name, say), which a string field cannot hold; path is then empty. The
 	// same rules apply to it as to path, but UTF-8.
@@ -342,6 +352,20 @@ func (x *Entry) GetLinkTarget() string {
 func (x *Entry) GetSha256() []byte {
 	if x != nil {
 		return x.Sha256
+	}
+	return nil
+}
+
+func (x *Entry) GetHardlinkTarget() string {
+	if x != nil {
+		return x.HardlinkTarget
+	}
+	return ""
+}
+
+func (x *Entry) GetRawHardlinkTarget() []byte {
+	if x != nil {
+		return x.RawHardlinkTarget
 	}
 	return nil
 }
@@ -934,6 +958,7 @@ type Change struct {
 	//	*Change_Symlink
 	//	*Change_SetMetadata
 	//	*Change_CopyContent
+	//	*Change_MakeHardlink
 	//	*Change_RawDelete
 	//	*Change_SetRootMetadata
 	//	*Change_MakeSpecial
@@ -1024,6 +1049,15 @@ func (x *Change) GetCopyContent() *Entry {
 	return nil
 }
 
+func (x *Change) GetMakeHardlink() *Entry {
+	if x != nil {
+		if x, ok := x.Action.(*Change_MakeHardlink); ok {
+			return x.MakeHardlink
+		}
+	}
+	return nil
+}
+
 func (x *Change) GetRawDelete() []byte {
 	if x != nil {
 		if x, ok := x.Action.(*Change_RawDelete); ok {
@@ -1087,6 +1121,15 @@ type Change_CopyContent struct {
 	CopyContent *Entry `protobuf:"bytes,5,opt,name=copy_content,json=copyContent,proto3,oneof"`
 }
 
+type Change_MakeHardlink struct {
+	// Make this entry's path a hard link to the regular file at its
+	// hardlink_target, replacing any non-directory there, so that the
+	// two share their content, mode and mtime. The target must be a
+	// regular file under the root, not reached through a symlink; its
+	// result's code is NOT_FOUND (5) when there is none.
+	MakeHardlink *Entry `protobuf:"bytes,40,opt,name=make_hardlink,json=makeHardlink,proto3,oneof"`
+}
+
 type Change_RawDelete struct {
 	// As delete, for a path that is not valid UTF-8 (see Entry.raw_path).
 	RawDelete []byte `protobuf:"bytes,30,opt,name=raw_delete,json=rawDelete,proto3,oneof"`
@@ -1117,6 +1160,8 @@ func (*Change_Symlink) isChange_Action() {}
 func (*Change_SetMetadata) isChange_Action() {}
 
 func (*Change_CopyContent) isChange_Action() {}
+
+func (*Change_MakeHardlink) isChange_Action() {}
 
 func (*Change_RawDelete) isChange_Action() {}
 
@@ -1811,6 +1856,7 @@ type DeltaOp struct {
 	//	*DeltaOp_Copy
 	//	*DeltaOp_Literal
 	//	*DeltaOp_ZstdLiteral
+	//	*DeltaOp_Zeros
 	Op            isDeltaOp_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1880,6 +1926,15 @@ func (x *DeltaOp) GetZstdLiteral() *ZstdLiteral {
 	return nil
 }
 
+func (x *DeltaOp) GetZeros() uint64 {
+	if x != nil {
+		if x, ok := x.Op.(*DeltaOp_Zeros); ok {
+			return x.Zeros
+		}
+	}
+	return 0
+}
+
 type isDeltaOp_Op interface {
 	isDeltaOp_Op()
 }
@@ -1903,11 +1958,21 @@ type DeltaOp_ZstdLiteral struct {
 	ZstdLiteral *ZstdLiteral `protobuf:"bytes,3,opt,name=zstd_literal,json=zstdLiteral,proto3,oneof"`
 }
 
+type DeltaOp_Zeros struct {
+	// Insert this many zero bytes, at least 1 and at most what the
+	// header's size leaves: a hole of a sparse file, named instead of
+	// sent. The server leaves every all-zero block of 4 KiB, whatever op
+	// made it, as a hole where its file system allows, as rsync -S does.
+	Zeros uint64 `protobuf:"varint,40,opt,name=zeros,proto3,oneof"`
+}
+
 func (*DeltaOp_Copy) isDeltaOp_Op() {}
 
 func (*DeltaOp_Literal) isDeltaOp_Op() {}
 
 func (*DeltaOp_ZstdLiteral) isDeltaOp_Op() {}
+
+func (*DeltaOp_Zeros) isDeltaOp_Op() {}
 
 // ZstdLiteral is a literal compressed as one zstd frame.
 type ZstdLiteral struct {
@@ -2502,7 +2567,7 @@ var File_dirsync_v1_sync_proto protoreflect.FileDescriptor
 const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"\x15dirsync/v1/sync.proto\x12\n" +
-	"dirsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x02\n" +
+	"dirsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x03\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.dirsync.v1.EntryTypeR\x04type\x12\x12\n" +
@@ -2511,7 +2576,9 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\bmtime_ns\x18\x05 \x01(\x03R\amtimeNs\x12\x1f\n" +
 	"\vlink_target\x18\x06 \x01(\tR\n" +
 	"linkTarget\x12\x16\n" +
-	"\x06sha256\x18\a \x01(\fR\x06sha256\x12\x19\n" +
+	"\x06sha256\x18\a \x01(\fR\x06sha256\x12'\n" +
+	"\x0fhardlink_target\x18( \x01(\tR\x0ehardlinkTarget\x12.\n" +
+	"\x13raw_hardlink_target\x18) \x01(\fR\x11rawHardlinkTarget\x12\x19\n" +
 	"\braw_path\x18\x1e \x01(\fR\arawPath\x12&\n" +
 	"\x0fraw_link_target\x18\x1f \x01(\fR\rrawLinkTarget\x12!\n" +
 	"\fdevice_major\x18  \x01(\rR\vdeviceMajor\x12!\n" +
@@ -2561,13 +2628,14 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"dropsSetid\x12%\n" +
 	"\x04root\x18\x1e \x01(\v2\x11.dirsync.v1.EntryR\x04root\"C\n" +
 	"\x13ApplyChangesRequest\x12,\n" +
-	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\"\xa1\x03\n" +
+	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\"\xdb\x03\n" +
 	"\x06Change\x12\x18\n" +
 	"\x06delete\x18\x01 \x01(\tH\x00R\x06delete\x12:\n" +
 	"\x0emake_directory\x18\x02 \x01(\v2\x11.dirsync.v1.EntryH\x00R\rmakeDirectory\x12-\n" +
 	"\asymlink\x18\x03 \x01(\v2\x11.dirsync.v1.EntryH\x00R\asymlink\x126\n" +
 	"\fset_metadata\x18\x04 \x01(\v2\x11.dirsync.v1.EntryH\x00R\vsetMetadata\x126\n" +
-	"\fcopy_content\x18\x05 \x01(\v2\x11.dirsync.v1.EntryH\x00R\vcopyContent\x12\x1f\n" +
+	"\fcopy_content\x18\x05 \x01(\v2\x11.dirsync.v1.EntryH\x00R\vcopyContent\x128\n" +
+	"\rmake_hardlink\x18( \x01(\v2\x11.dirsync.v1.EntryH\x00R\fmakeHardlink\x12\x1f\n" +
 	"\n" +
 	"raw_delete\x18\x1e \x01(\fH\x00R\trawDelete\x12?\n" +
 	"\x11set_root_metadata\x18\x1f \x01(\v2\x11.dirsync.v1.EntryH\x00R\x0fsetRootMetadata\x126\n" +
@@ -2620,11 +2688,12 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\tDeltaBase\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\fR\x06sha256\x12\x1d\n" +
 	"\n" +
-	"block_size\x18\x02 \x01(\rR\tblockSize\"\x95\x01\n" +
+	"block_size\x18\x02 \x01(\rR\tblockSize\"\xad\x01\n" +
 	"\aDeltaOp\x12*\n" +
 	"\x04copy\x18\x01 \x01(\v2\x14.dirsync.v1.BlockRunH\x00R\x04copy\x12\x1a\n" +
 	"\aliteral\x18\x02 \x01(\fH\x00R\aliteral\x12<\n" +
-	"\fzstd_literal\x18\x03 \x01(\v2\x17.dirsync.v1.ZstdLiteralH\x00R\vzstdLiteralB\x04\n" +
+	"\fzstd_literal\x18\x03 \x01(\v2\x17.dirsync.v1.ZstdLiteralH\x00R\vzstdLiteral\x12\x16\n" +
+	"\x05zeros\x18( \x01(\x04H\x00R\x05zerosB\x04\n" +
 	"\x02op\"7\n" +
 	"\vZstdLiteral\x12\x14\n" +
 	"\x05frame\x18\x01 \x01(\fR\x05frame\x12\x12\n" +
@@ -2764,44 +2833,45 @@ var file_dirsync_v1_sync_proto_depIdxs = []int32{
 	3,  // 9: dirsync.v1.Change.symlink:type_name -> dirsync.v1.Entry
 	3,  // 10: dirsync.v1.Change.set_metadata:type_name -> dirsync.v1.Entry
 	3,  // 11: dirsync.v1.Change.copy_content:type_name -> dirsync.v1.Entry
-	3,  // 12: dirsync.v1.Change.set_root_metadata:type_name -> dirsync.v1.Entry
-	3,  // 13: dirsync.v1.Change.make_special:type_name -> dirsync.v1.Entry
-	12, // 14: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
-	15, // 15: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
-	18, // 16: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
-	21, // 17: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
-	17, // 18: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
-	18, // 19: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
-	21, // 20: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
-	3,  // 21: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
-	20, // 22: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
-	19, // 23: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
-	23, // 24: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
-	22, // 25: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
-	24, // 26: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
-	29, // 27: dirsync.v1.WatchChangesResponse.events:type_name -> dirsync.v1.ChangeEvent
-	1,  // 28: dirsync.v1.ChangeEvent.kind:type_name -> dirsync.v1.ChangeKind
-	2,  // 29: dirsync.v1.ChangeEvent.origin:type_name -> dirsync.v1.ChangeOrigin
-	30, // 30: dirsync.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
-	4,  // 31: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
-	7,  // 32: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
-	9,  // 33: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
-	13, // 34: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
-	16, // 35: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
-	25, // 36: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
-	27, // 37: dirsync.v1.SyncService.WatchChanges:input_type -> dirsync.v1.WatchChangesRequest
-	5,  // 38: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
-	8,  // 39: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
-	11, // 40: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
-	14, // 41: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
-	24, // 42: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
-	26, // 43: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
-	28, // 44: dirsync.v1.SyncService.WatchChanges:output_type -> dirsync.v1.WatchChangesResponse
-	38, // [38:45] is the sub-list for method output_type
-	31, // [31:38] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	3,  // 12: dirsync.v1.Change.make_hardlink:type_name -> dirsync.v1.Entry
+	3,  // 13: dirsync.v1.Change.set_root_metadata:type_name -> dirsync.v1.Entry
+	3,  // 14: dirsync.v1.Change.make_special:type_name -> dirsync.v1.Entry
+	12, // 15: dirsync.v1.ApplyChangesResponse.results:type_name -> dirsync.v1.ChangeResult
+	15, // 16: dirsync.v1.GetSignatureResponse.header:type_name -> dirsync.v1.SignatureHeader
+	18, // 17: dirsync.v1.UploadRequest.header:type_name -> dirsync.v1.UploadHeader
+	21, // 18: dirsync.v1.UploadRequest.ops:type_name -> dirsync.v1.DeltaOp
+	17, // 19: dirsync.v1.UploadRequest.files:type_name -> dirsync.v1.UploadFile
+	18, // 20: dirsync.v1.UploadFile.header:type_name -> dirsync.v1.UploadHeader
+	21, // 21: dirsync.v1.UploadFile.ops:type_name -> dirsync.v1.DeltaOp
+	3,  // 22: dirsync.v1.UploadHeader.entry:type_name -> dirsync.v1.Entry
+	20, // 23: dirsync.v1.UploadHeader.base:type_name -> dirsync.v1.DeltaBase
+	19, // 24: dirsync.v1.UploadHeader.resume:type_name -> dirsync.v1.ResumeFrom
+	23, // 25: dirsync.v1.DeltaOp.copy:type_name -> dirsync.v1.BlockRun
+	22, // 26: dirsync.v1.DeltaOp.zstd_literal:type_name -> dirsync.v1.ZstdLiteral
+	24, // 27: dirsync.v1.UploadResponse.more:type_name -> dirsync.v1.UploadResponse
+	29, // 28: dirsync.v1.WatchChangesResponse.events:type_name -> dirsync.v1.ChangeEvent
+	1,  // 29: dirsync.v1.ChangeEvent.kind:type_name -> dirsync.v1.ChangeKind
+	2,  // 30: dirsync.v1.ChangeEvent.origin:type_name -> dirsync.v1.ChangeOrigin
+	30, // 31: dirsync.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
+	4,  // 32: dirsync.v1.SyncService.Status:input_type -> dirsync.v1.StatusRequest
+	7,  // 33: dirsync.v1.SyncService.GetManifest:input_type -> dirsync.v1.GetManifestRequest
+	9,  // 34: dirsync.v1.SyncService.ApplyChanges:input_type -> dirsync.v1.ApplyChangesRequest
+	13, // 35: dirsync.v1.SyncService.GetSignature:input_type -> dirsync.v1.GetSignatureRequest
+	16, // 36: dirsync.v1.SyncService.Upload:input_type -> dirsync.v1.UploadRequest
+	25, // 37: dirsync.v1.SyncService.GetPartial:input_type -> dirsync.v1.GetPartialRequest
+	27, // 38: dirsync.v1.SyncService.WatchChanges:input_type -> dirsync.v1.WatchChangesRequest
+	5,  // 39: dirsync.v1.SyncService.Status:output_type -> dirsync.v1.StatusResponse
+	8,  // 40: dirsync.v1.SyncService.GetManifest:output_type -> dirsync.v1.GetManifestResponse
+	11, // 41: dirsync.v1.SyncService.ApplyChanges:output_type -> dirsync.v1.ApplyChangesResponse
+	14, // 42: dirsync.v1.SyncService.GetSignature:output_type -> dirsync.v1.GetSignatureResponse
+	24, // 43: dirsync.v1.SyncService.Upload:output_type -> dirsync.v1.UploadResponse
+	26, // 44: dirsync.v1.SyncService.GetPartial:output_type -> dirsync.v1.GetPartialResponse
+	28, // 45: dirsync.v1.SyncService.WatchChanges:output_type -> dirsync.v1.WatchChangesResponse
+	39, // [39:46] is the sub-list for method output_type
+	32, // [32:39] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_dirsync_v1_sync_proto_init() }
@@ -2815,6 +2885,7 @@ func file_dirsync_v1_sync_proto_init() {
 		(*Change_Symlink)(nil),
 		(*Change_SetMetadata)(nil),
 		(*Change_CopyContent)(nil),
+		(*Change_MakeHardlink)(nil),
 		(*Change_RawDelete)(nil),
 		(*Change_SetRootMetadata)(nil),
 		(*Change_MakeSpecial)(nil),
@@ -2823,6 +2894,7 @@ func file_dirsync_v1_sync_proto_init() {
 		(*DeltaOp_Copy)(nil),
 		(*DeltaOp_Literal)(nil),
 		(*DeltaOp_ZstdLiteral)(nil),
+		(*DeltaOp_Zeros)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
