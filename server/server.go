@@ -85,6 +85,9 @@ type Options struct {
 	// MaxWatchers bounds the concurrent WatchChanges streams; one more is
 	// refused with ResourceExhausted. 0 means [DefaultMaxWatchers].
 	MaxWatchers int
+	// Metrics, when set, exposes the server's counters and RPCs under
+	// the tenant label Name, or [SingleTenant] when Name is empty.
+	Metrics *Metrics
 }
 
 // Server is the dirsync SyncService over one root directory. Build it with
@@ -125,6 +128,9 @@ type Server struct {
 	allowSetid bool
 	// writeFault is Options.WriteFault.
 	writeFault func(n int) error
+	// metrics is Options.Metrics, nil when off; tenant is its label.
+	metrics *Metrics
+	tenant  string
 
 	// feed numbers the changes to the tree for WatchChanges; watch, set
 	// by the first WatchChanges call and guarded by watchMu, publishes to
@@ -170,6 +176,7 @@ func New(root string, opts Options) (*Server, error) {
 		syncNewFiles: opts.SyncNewFiles,
 		writeFault:   opts.WriteFault,
 		allowSetid:   opts.AllowSetid,
+		metrics:      opts.Metrics,
 		index:        newContentIndex(),
 		locks:        newPathLocks(),
 		watchStop:    make(chan struct{}),
@@ -179,8 +186,10 @@ func New(root string, opts Options) (*Server, error) {
 		maxWatchers = DefaultMaxWatchers
 	}
 	s.feed = newChangeFeed(maxWatchers)
+	s.tenant = SingleTenant
 	if opts.Name != "" {
 		s.rootName = opts.Name
+		s.tenant = opts.Name
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -209,6 +218,9 @@ func New(root string, opts Options) (*Server, error) {
 	}
 	s.checkWritable()
 	s.handler = s.newHandler()
+	if s.metrics != nil {
+		s.metrics.add(s.tenant, s)
+	}
 	return s, nil
 }
 

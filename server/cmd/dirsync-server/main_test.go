@@ -252,7 +252,7 @@ func TestCheckListen(t *testing.T) {
 		{"127.0.0.1", false},
 		{"127.0.0.1:no-such-service", false},
 	} {
-		if err := checkListen(tc.addr); (err == nil) != tc.ok {
+		if err := checkListen("--listen", tc.addr); (err == nil) != tc.ok {
 			t.Errorf("checkListen(%q) = %v, want ok %v", tc.addr, err, tc.ok)
 		}
 	}
