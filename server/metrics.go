@@ -254,4 +254,3 @@ func (c sendCounter) Send(msg any) error {
 	}
 	return nil
 }
-
