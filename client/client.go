@@ -126,6 +126,7 @@ func New(opts Options) (*Client, error) {
 	if _, err := c.reloadIgnore(); err != nil {
 		return nil, err
 	}
+	opts.Metrics.attach(c)
 	return c, nil
 }
 

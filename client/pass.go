@@ -78,6 +78,7 @@ func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress 
 		scopes = nil
 	}
 	c.reportHold(p.sum.Hold, scopes)
+	c.opts.Metrics.observePass(c, p.sum, err)
 	if err != nil {
 		return p.sum, c.classify(err)
 	}

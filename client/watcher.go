@@ -39,6 +39,8 @@ func (c *Client) Watch(ctx context.Context) error {
 	defer cancel()
 	co := newCoalescer(coalesceWindow, maxPendingPaths)
 	defer co.stop()
+	c.opts.Metrics.watching(co)
+	defer c.opts.Metrics.watching(nil)
 	w := c.newWatcher(co)
 	defer w.close()
 	if _, err := w.checkRoot(); err != nil {
