@@ -130,7 +130,6 @@ Environment (a flag beats its variable):
   DIRSYNC_METRICS_LISTEN, DIRSYNC_TOKEN,
   DIRSYNC_TOKEN_FILE, DIRSYNC_CA, DIRSYNC_CERT, DIRSYNC_KEY
 
-Flags:
 `
 
 // stringList is a repeatable string flag.
@@ -181,6 +180,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		server   = fset.String("server", envString("DIRSYNC_SERVER", client.DefaultServerURL), "server base `URL`: http:// for cleartext HTTP/2, https:// for TLS")
 		once     = fset.Bool("once", false, "sync once, verify the mirror and exit (see exit codes)")
 		dryRun   = fset.Bool("dry-run", false, "print what a sync would change, change nothing, exit")
+		waitSync = fset.Bool("wait-for-sync", false, "wait until the server holds the directory as it is now, upload nothing, exit (see Waiting for a sync)")
+		timeout  = fset.Duration("timeout", 5*time.Minute, "with -wait-for-sync, how long to wait (`duration`; 0 waits for ever)")
 		compress = fset.String("compress", envString("DIRSYNC_COMPRESS", client.DefaultCompression), "compression of what the client sends: none, gzip or zstd (the server's listings come in zstd whatever the choice; answers to uploads come in the uploads' codec)")
 		logLevel = fset.String("log-level", envString("DIRSYNC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error")
 		logFmt   = fset.String("log-format", envString("DIRSYNC_LOG_FORMAT", "text"), "log `format`: text (key=value) or json, one object a line; every record has component=client")
@@ -203,6 +204,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, usageText, client.AutoDeleteFloor)
+			fmt.Fprint(stdout, waitHelp)
+			fmt.Fprintln(stdout, "Flags:")
 			fset.SetOutput(stdout)
 			fset.PrintDefaults()
 			return exitOK
@@ -212,6 +215,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fset.NArg() > 0 {
 		fmt.Fprintf(stderr, "dirsync-client: unexpected argument %q; see -help\n", fset.Arg(0))
+		return exitUsage
+	}
+	if err := checkModes(fset, *waitSync, *once, *dryRun); err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
 		return exitUsage
 	}
 	if *showVer {
@@ -290,6 +297,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch {
+	case *waitSync:
+		return waitCmd(ctx, c, log, stdout, *timeout)
 	case *dryRun:
 		return dryRunCmd(ctx, c, log, stdout)
 	case *once:
