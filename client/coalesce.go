@@ -28,6 +28,9 @@ type coalescer struct {
 	paths map[string]struct{}
 	full  bool
 	timer *time.Timer
+	// since is when the oldest pending change arrived, zero when none is
+	// pending; take moves it to taken (see [coalescer.takenSince]).
+	since, taken time.Time
 }
 
 // newCoalescer returns a coalescer that signals after quiet without events
@@ -55,6 +58,7 @@ func (c *coalescer) addFull() {
 	defer c.mu.Unlock()
 	c.full = true
 	clear(c.paths)
+	c.noteLocked()
 	c.armLocked()
 }
 
@@ -78,6 +82,7 @@ func (c *coalescer) requeueFull() {
 
 // addLocked marks path dirty, with c.mu held.
 func (c *coalescer) addLocked(path string) {
+	c.noteLocked()
 	if c.full {
 		return
 	}
@@ -126,6 +131,7 @@ func (c *coalescer) take() (paths []string, full bool) {
 	}
 	c.full = false
 	clear(c.paths)
+	c.taken, c.since = c.since, time.Time{}
 	return paths, full
 }
 

@@ -194,3 +194,20 @@ func (m *Metrics) observePass(c *Client, sum Summary, err error) {
 		m.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
 	}
 }
+
+// noteLocked records that a change arrived now, with c.mu held.
+func (c *coalescer) noteLocked() {
+	if c.since.IsZero() {
+		c.since = time.Now()
+	}
+}
+
+// takenSince returns, once, when the oldest change of what take last
+// returned arrived: zero if take took nothing since the last call.
+func (c *coalescer) takenSince() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.taken
+	c.taken = time.Time{}
+	return t
+}

@@ -86,6 +86,7 @@ func (c *Client) watchPass(w *watcher) passFunc {
 		if replaced {
 			scopes = nil
 		}
+		c.sawAt = w.co.takenSince()
 		sum, err := c.runPass(ctx, scopes, progress)
 		if scopes == nil || sum.Files >= releaseFiles {
 			// The pass's manifests and buffers are garbage now. Without

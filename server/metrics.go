@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/protobuf/proto"
+
+	dirsyncv1 "github.com/dirsync/dirsync/gen/dirsync/v1"
 )
 
 // SingleTenant is the value of the tenant label of a server without
@@ -89,14 +91,16 @@ func (m *Metrics) add(tenant string, s *Server) {
 	m.servers = append(m.servers, labelledServer{tenant, s})
 }
 
-// observeSync records that a change a client saw at seen is now durable.
-// A time in the future (a client's clock ahead of the server's) counts
-// as zero; a zero time is not recorded.
-func (m *Metrics) observeSync(tenant string, seen time.Time) {
-	if m == nil || seen.IsZero() {
+// observeSync records that a change a client saw at seenNs (Unix
+// nanoseconds by the client's clock) is now held as the server answers
+// for it. 0 means the client did not say, and is not recorded; a time in
+// the future (a client's clock ahead of the server's) counts as zero. The
+// value is only ever a sample here, so a peer's nonsense costs nothing.
+func (m *Metrics) observeSync(tenant string, seenNs int64) {
+	if m == nil || seenNs <= 0 {
 		return
 	}
-	m.syncDelay.WithLabelValues(tenant).Observe(max(time.Since(seen).Seconds(), 0))
+	m.syncDelay.WithLabelValues(tenant).Observe(max(time.Since(time.Unix(0, seenNs)).Seconds(), 0))
 }
 
 // tenantLabel returns the tenant label of an RPC with ctx.
@@ -253,4 +257,15 @@ func (c sendCounter) Send(msg any) error {
 		c.bytes.Add(float64(proto.Size(pm)))
 	}
 	return nil
+}
+
+// observeBatch records the delay of an ApplyChanges batch the client saw
+// at seenNs, once, when any of its changes succeeded.
+func (s *Server) observeBatch(seenNs int64, results []*dirsyncv1.ChangeResult) {
+	for _, r := range results {
+		if r.GetCode() == 0 {
+			s.metrics.observeSync(s.tenant, seenNs)
+			return
+		}
+	}
 }

@@ -65,8 +65,10 @@ func TestMetricsSingleRoot(t *testing.T) {
 	env := newEnvOpts(t, "", protocols[1], Options{Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	writeFile(t, env.root, "old.txt", []byte("to be deleted"))
 	data := randomBytes(10000, 1)
-	env.uploadOne(t, literalUpload(fileEntry("new.bin", data, 0o644, time.Now()), data)...)
-	res := env.applyChanges(t, deleteChange("old.txt"))
+	reqs := literalUpload(fileEntry("new.bin", data, 0o644, time.Now()), data)
+	reqs[0].Header.ObservedAtNs = time.Now().Add(-time.Second).UnixNano()
+	env.uploadOne(t, reqs...)
+	res := env.applyChanges(t, deleteChange("old.txt")) // observed time unknown
 	if res[0].GetCode() != 0 {
 		t.Fatalf("delete: %v", res[0])
 	}
@@ -93,6 +95,7 @@ func TestMetricsSingleRoot(t *testing.T) {
 		{"dirsync_server_requests_total", map[string]string{"rpc": "Status", "code": "ok"}, func(v float64) bool { return v == 1 }, "1"},
 		{"dirsync_server_open_streams", map[string]string{"rpc": "Upload"}, func(v float64) bool { return v == 0 }, "0"},
 		{"dirsync_server_last_change_timestamp_seconds", tenant, func(v float64) bool { return v > 0 }, "> 0"},
+		{"dirsync_server_change_durable_seconds", tenant, func(v float64) bool { return v == 1 }, "1 observation"},
 	}
 	for _, tc := range cases {
 		v, ok := metricValue(t, m, tc.name, tc.labels)

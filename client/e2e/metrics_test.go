@@ -143,6 +143,7 @@ func TestMetricsAfterSync(t *testing.T) {
 		{"server uploads ok", sm, "dirsync_server_requests_total", []string{"tenant", "default", "rpc", "Upload", "code", "ok"}, gt(0), "> 0"},
 		{"server manifests ok", sm, "dirsync_server_requests_total", []string{"rpc", "GetManifest", "code", "ok"}, gt(0), "> 0"},
 		{"server no errors", sm, "dirsync_server_failures_total", tenant, eq(0), "0"},
+		{"server change delays", sm, "dirsync_server_change_durable_seconds", tenant, ge(2), ">= 2 observations"},
 		{"server watching clients", sm, "dirsync_server_open_streams", []string{"rpc", "WatchChanges"}, eq(1), "1"},
 		{"client files sent or deduplicated", cm, "dirsync_client_files_sent_total", nil, func(v float64) bool {
 			d, _ := sample(cm, "dirsync_client_files_deduplicated_total")
