@@ -21,7 +21,7 @@ const maxChangesPerRequest = 1000
 func (c *Client) applyChanges(ctx context.Context, changes []*dirsyncv1.Change, result func(i int, r *dirsyncv1.ChangeResult)) error {
 	for start := 0; start < len(changes); start += maxChangesPerRequest {
 		end := min(start+maxChangesPerRequest, len(changes))
-		resp, err := c.rpc.ApplyChanges(ctx, connect.NewRequest(&dirsyncv1.ApplyChangesRequest{Changes: changes[start:end]}))
+		resp, err := c.rpc.ApplyChanges(ctx, connect.NewRequest(&dirsyncv1.ApplyChangesRequest{Changes: changes[start:end], ObservedAtNs: c.observedAt.Load()}))
 		if err != nil {
 			return fmt.Errorf("apply changes: %w", err)
 		}

@@ -71,6 +71,13 @@ type Client struct {
 	// toldSkipped holds the paths of the skipped items already logged
 	// (see [Client.noteSkipped]).
 	toldSkipped map[string]bool
+	// sawAt, set by watch mode before a pass, is when the first event
+	// of the pass's changes arrived; the pass takes it (see observedAt).
+	sawAt time.Time
+	// observedAt is when the running pass's changes were seen, in Unix
+	// nanoseconds: sawAt, or the pass's start. Uploads and change
+	// batches report it, for the server's delay metric.
+	observedAt atomic.Int64
 	// watchHook, when set, is called with each new watcher before it
 	// watches anything: tests use it to inject failures.
 	watchHook func(*watcher)
@@ -129,6 +136,7 @@ func New(opts Options) (*Client, error) {
 	if _, err := c.reloadIgnore(); err != nil {
 		return nil, err
 	}
+	opts.Metrics.attach(c)
 	return c, nil
 }
 

@@ -75,6 +75,9 @@ type coalescer struct {
 	// paused: no pass starts for changes meanwhile (see
 	// [coalescer.addRulesChanged]).
 	rulesSettling bool
+	// since is when the oldest pending change arrived, zero when none is
+	// pending; take moves it to taken (see [coalescer.takenSince]).
+	since, taken time.Time
 }
 
 // newCoalescer returns a coalescer whose signals for changes are at least
@@ -106,6 +109,7 @@ func (c *coalescer) addFull() {
 	defer c.mu.Unlock()
 	c.full = true
 	clear(c.paths)
+	c.noteLocked()
 	c.triggerLocked()
 }
 
@@ -129,6 +133,7 @@ func (c *coalescer) requeueFull() {
 
 // addLocked marks path dirty, with c.mu held.
 func (c *coalescer) addLocked(path string) {
+	c.noteLocked()
 	if c.full {
 		return
 	}
@@ -209,6 +214,7 @@ func (c *coalescer) take() (paths []string, full bool) {
 	}
 	c.full = false
 	clear(c.paths)
+	c.taken, c.since = c.since, time.Time{}
 	return paths, full
 }
 

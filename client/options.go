@@ -87,6 +87,8 @@ type Options struct {
 	// the mirror, for changes on either side that no event reported: 0
 	// selects [DefaultVerifyInterval], a negative value runs none.
 	VerifyInterval time.Duration
+	// Metrics, when not nil, records the client's passes and traffic.
+	Metrics *Metrics
 }
 
 // DefaultVerifyInterval is the period of watch mode's verification passes

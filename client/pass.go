@@ -60,6 +60,12 @@ func (c *Client) runPass(ctx context.Context, scopes []string, showProgress bool
 // runPassWith is runPass with hooks.
 func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress bool, hooks passHooks) (Summary, error) {
 	start := time.Now()
+	seen := c.sawAt
+	if seen.IsZero() {
+		seen = start
+	}
+	c.sawAt = time.Time{}
+	c.observedAt.Store(seen.UnixNano())
 	wire0 := c.wire.Load()
 	p := &pass{c: c, failed: make(map[string]string), hooks: hooks}
 	p.sum.Full = scopes == nil
@@ -78,6 +84,7 @@ func (c *Client) runPassWith(ctx context.Context, scopes []string, showProgress 
 		scopes = nil
 	}
 	c.reportHold(p.sum.Hold, scopes)
+	c.opts.Metrics.observePass(c, p.sum, err)
 	if err != nil {
 		return p.sum, c.classify(err)
 	}

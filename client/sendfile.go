@@ -42,7 +42,7 @@ func (s *upStream) sendFile(ctx context.Context, job *uploadJob) error {
 		return nil
 	}
 
-	header := &dirsyncv1.UploadHeader{Entry: entryToProto(job.local)}
+	header := &dirsyncv1.UploadHeader{Entry: entryToProto(job.local), ObservedAtNs: c.observedAt.Load()}
 	var sig *engine.Signature
 	if job.remote != nil && job.remote.Size >= c.deltaThreshold {
 		sg, sha, err := c.fetchSignature(ctx, path, c.opts.BlockSize)
@@ -211,7 +211,8 @@ func (s *upStream) sendSmall(ctx context.Context, job *uploadJob) error {
 		return err
 	}
 	s.hash.Reset()
-	return s.sendPacked(fl, job, &dirsyncv1.UploadHeader{Entry: entryToProto(job.local)}, f, s.hash)
+	header := &dirsyncv1.UploadHeader{Entry: entryToProto(job.local), ObservedAtNs: s.u.c.observedAt.Load()}
+	return s.sendPacked(fl, job, header, f, s.hash)
 }
 
 // sendPacked sends a whole small file, read straight into the stream's

@@ -42,6 +42,8 @@ func (c *Client) Watch(ctx context.Context) error {
 	defer cancel()
 	co := newCoalescer(burstGap, maxPendingPaths)
 	defer co.stop()
+	c.opts.Metrics.watching(co)
+	defer c.opts.Metrics.watching(nil)
 	w := c.newWatcher(co)
 	defer w.close()
 	if _, err := w.checkRoot(); err != nil {
@@ -87,6 +89,7 @@ func (c *Client) watchPass(w *watcher) passFunc {
 		if replaced {
 			scopes = nil
 		}
+		c.sawAt = w.co.takenSince()
 		sum, err := c.runPass(ctx, scopes, progress)
 		if scopes == nil || sum.Files >= releaseFiles {
 			// The pass's manifests and buffers are garbage now. Without

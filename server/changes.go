@@ -40,6 +40,8 @@ func (s *Server) ApplyChanges(ctx context.Context, req *connect.Request[dirsyncv
 		}
 		resp.Results[i] = s.applyChange(ctx, dirs, ch)
 	}
+	s.logDeletions(changes, resp.Results)
+	s.observeBatch(req.Msg.GetObservedAtNs(), resp.Results)
 	return connect.NewResponse(resp), nil
 }
 

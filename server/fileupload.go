@@ -78,6 +78,9 @@ type fileUpload struct {
 	// reserved is the temporary space reserved for the file, released
 	// with it.
 	reserved int64
+	// observedNs is when the client saw the file change (Unix ns, its
+	// clock), 0 if it did not say; see [Metrics.observeSync].
+	observedNs int64
 
 	err error // first failure
 }
@@ -87,7 +90,7 @@ type fileUpload struct {
 // file. The file's directory comes from dirs. A failure is recorded in
 // the returned fileUpload.
 func (s *Server) beginUpload(ctx context.Context, hdr *dirsyncv1.UploadHeader, dirs *dirCache) *fileUpload {
-	u := &fileUpload{s: s, rel: entryPath(hdr.GetEntry())}
+	u := &fileUpload{s: s, rel: entryPath(hdr.GetEntry()), observedNs: hdr.GetObservedAtNs()}
 	if err := u.begin(ctx, hdr, dirs); err != nil {
 		u.fail(err)
 	}
@@ -395,6 +398,7 @@ func (u *fileUpload) response() *dirsyncv1.UploadResponse {
 	s.stats.literalBytes.Add(resp.LiteralBytes)
 	s.stats.deltaSavedBytes.Add(resp.MatchedBytes)
 	s.stats.changed()
+	s.metrics.observeSync(s.tenant, u.observedNs)
 	s.log.Debug("file written", "path", u.rel, "bytes", u.written,
 		"literal_bytes", resp.LiteralBytes, "matched_bytes", resp.MatchedBytes, "resumed_bytes", resp.ResumedBytes)
 	return resp

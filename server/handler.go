@@ -24,16 +24,17 @@ const probeMaxBytes = 64 << 10
 
 // newHandler builds the mux behind [Server.Handler].
 func (s *Server) newHandler() http.Handler {
-	return newMux(s, s.maxMsgBytes, s.budget)
+	return newMux(s, s.maxMsgBytes, s.budget, s.metrics)
 }
 
 // newMux serves svc, together with gRPC reflection and health checking,
 // which need no credentials, behind a [meter] of budget. Every handler
 // bounds its messages after decompression: svc's to maxMsgBytes, the
-// others' to probeMaxBytes.
-func newMux(svc dirsyncv1connect.SyncServiceHandler, maxMsgBytes int, budget *memBudget) http.Handler {
+// others' to probeMaxBytes. metrics, when not nil, counts svc's RPCs.
+func newMux(svc dirsyncv1connect.SyncServiceHandler, maxMsgBytes int, budget *memBudget, metrics *Metrics) http.Handler {
 	opts := append([]connect.HandlerOption{
 		connect.WithCodec(uploadCodec{}),
+		connect.WithInterceptors(metrics.interceptor()),
 		connect.WithCompressMinBytes(compressMinBytes),
 	}, compressionOptions(maxMsgBytes)...)
 	mux := http.NewServeMux()

@@ -68,7 +68,7 @@ func NewRouter(cfg Config, opts Options) (*Router, error) {
 		maxMsg = DefaultMaxMessageBytes
 	}
 	auth := newAuthenticator(r.tenants, log)
-	r.handler = withClientCert(auth.wrap(newMux(r, maxMsg, newMemBudget(memoryBytes(opts)))))
+	r.handler = withClientCert(auth.wrap(newMux(r, maxMsg, newMemBudget(memoryBytes(opts)), opts.Metrics)))
 	return r, nil
 }
 

@@ -90,6 +90,9 @@ type Options struct {
 	// MaxWatchers bounds the concurrent WatchChanges streams; one more is
 	// refused with ResourceExhausted. 0 means [DefaultMaxWatchers].
 	MaxWatchers int
+	// Metrics, when set, exposes the server's counters and RPCs under
+	// the tenant label Name, or [SingleTenant] when Name is empty.
+	Metrics *Metrics
 }
 
 // Server is the dirsync SyncService over one root directory. Build it with
@@ -132,6 +135,9 @@ type Server struct {
 	allowDevices bool
 	// writeFault is Options.WriteFault.
 	writeFault func(n int) error
+	// metrics is Options.Metrics, nil when off; tenant is its label.
+	metrics *Metrics
+	tenant  string
 
 	// feed numbers the changes to the tree for WatchChanges; watch, set
 	// by the first WatchChanges call and guarded by watchMu, publishes to
@@ -178,6 +184,7 @@ func New(root string, opts Options) (*Server, error) {
 		writeFault:   opts.WriteFault,
 		allowSetid:   opts.AllowSetid,
 		allowDevices: opts.AllowDevices,
+		metrics:      opts.Metrics,
 		index:        newContentIndex(),
 		locks:        newPathLocks(),
 		watchStop:    make(chan struct{}),
@@ -187,8 +194,10 @@ func New(root string, opts Options) (*Server, error) {
 		maxWatchers = DefaultMaxWatchers
 	}
 	s.feed = newChangeFeed(maxWatchers)
+	s.tenant = SingleTenant
 	if opts.Name != "" {
 		s.rootName = opts.Name
+		s.tenant = opts.Name
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -217,6 +226,9 @@ func New(root string, opts Options) (*Server, error) {
 	}
 	s.checkWritable()
 	s.handler = s.newHandler()
+	if s.metrics != nil {
+		s.metrics.add(s.tenant, s)
+	}
 	return s, nil
 }
 

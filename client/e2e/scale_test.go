@@ -73,7 +73,7 @@ func testScale(t *testing.T, n int, idle time.Duration) {
 	s := startServer(t, dst, "--log-level", "info")
 	start = time.Now()
 	c := startWatch(t, src, s, "--log-level", "info")
-	waitLog(t, c, `msg="pass done" full=true`, 20*time.Minute)
+	waitLog(t, c, `msg="pass done" component=client full=true`, 20*time.Minute)
 	initial := time.Since(start)
 	t.Logf("initial sync: %v", initial.Round(time.Millisecond))
 	requireSameTree(t, src, dst)

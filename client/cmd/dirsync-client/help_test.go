@@ -20,6 +20,12 @@ func TestHelpAndBadFlags(t *testing.T) {
 		{name: "h", args: []string{"-h"}, wantCode: exitOK, wantStdout: "-max-delete", maxStderr: 0},
 		{name: "unknown flag", args: []string{"--no-such-flag"}, wantCode: exitUsage, maxStderr: 2},
 		{name: "bad value", args: []string{"--concurrency", "many"}, wantCode: exitUsage, maxStderr: 2},
+		{name: "help on waiting", args: []string{"--help"}, wantCode: exitOK, wantStdout: "Waiting for a sync (-wait-for-sync):", maxStderr: 0},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantCode: exitUsage, maxStderr: 1},
+		{name: "wait and once", args: []string{"--wait-for-sync", "--once"}, wantCode: exitUsage, maxStderr: 1},
+		{name: "wait and dry run", args: []string{"--wait-for-sync", "--dry-run"}, wantCode: exitUsage, maxStderr: 1},
+		{name: "timeout without wait", args: []string{"--timeout", "1m"}, wantCode: exitUsage, maxStderr: 1},
+		{name: "metrics address bad", args: []string{"--dir", ".", "--metrics-listen", "127.0.0.1"}, wantCode: exitUsage, maxStderr: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -134,10 +134,10 @@ Safety:
 
 Environment (a flag beats its variable):
   DIRSYNC_DIR, DIRSYNC_SERVER, DIRSYNC_BLOCK_SIZE, DIRSYNC_COMPRESS,
-  DIRSYNC_CONCURRENCY, DIRSYNC_LOG_LEVEL, DIRSYNC_TOKEN,
+  DIRSYNC_CONCURRENCY, DIRSYNC_LOG_LEVEL, DIRSYNC_LOG_FORMAT,
+  DIRSYNC_METRICS_LISTEN, DIRSYNC_TOKEN,
   DIRSYNC_TOKEN_FILE, DIRSYNC_CA, DIRSYNC_CERT, DIRSYNC_KEY
 
-Flags:
 `
 
 // stringList is a repeatable string flag.
@@ -188,8 +188,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		server   = fset.String("server", envString("DIRSYNC_SERVER", client.DefaultServerURL), "server base `URL`: http:// for cleartext HTTP/2, https:// for TLS")
 		once     = fset.Bool("once", false, "sync once, verify the mirror and exit (see exit codes)")
 		dryRun   = fset.Bool("dry-run", false, "print what a sync would change, change nothing, exit")
+		waitSync = fset.Bool("wait-for-sync", false, "wait until the server holds the directory as it is now, upload nothing, exit (see Waiting for a sync)")
+		timeout  = fset.Duration("timeout", 5*time.Minute, "with -wait-for-sync, how long to wait (`duration`; 0 waits for ever)")
 		compress = fset.String("compress", envString("DIRSYNC_COMPRESS", client.DefaultCompression), "compression of what the client sends: none, gzip or zstd (the server's listings come in zstd whatever the choice; answers to uploads come in the uploads' codec)")
 		logLevel = fset.String("log-level", envString("DIRSYNC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error")
+		logFmt   = fset.String("log-format", envString("DIRSYNC_LOG_FORMAT", "text"), "log `format`: text (key=value) or json, one object a line; every record has component=client")
+		metrics  = fset.String("metrics-listen", envString("DIRSYNC_METRICS_LISTEN", ""), "serve Prometheus metrics at /metrics on this `address` (e.g. 127.0.0.1:9109); off by default")
 		showVer  = fset.Bool("version", false, "print the version and exit")
 		verify   = fset.Duration("verify-interval", client.DefaultVerifyInterval, "in watch mode, run a full pass this often to verify the mirror, for changes no event reported (`duration`, e.g. 5m; 0 disables). Changes made on the server behind its back are repaired within a second anyway, as the server reports them")
 		excludes stringList
@@ -208,6 +212,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, usageText, client.AutoDeleteFloor)
+			fmt.Fprint(stdout, waitHelp)
+			fmt.Fprintln(stdout, "Flags:")
 			fset.SetOutput(stdout)
 			fset.PrintDefaults()
 			return exitOK
@@ -219,6 +225,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dirsync-client: unexpected argument %q; see -help\n", fset.Arg(0))
 		return exitUsage
 	}
+	if err := checkModes(fset, *waitSync, *once, *dryRun); err != nil {
+		fmt.Fprintln(stderr, "dirsync-client:", err)
+		return exitUsage
+	}
 	if *showVer {
 		fmt.Fprintln(stdout, "dirsync-client", version)
 		return exitOK
@@ -228,7 +238,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dirsync-client: log level %q: want debug, info, warn or error\n", *logLevel)
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *logFmt != "text" && *logFmt != "json" {
+		fmt.Fprintf(stderr, "dirsync-client: log format %q: want text or json\n", *logFmt)
+		return exitUsage
+	}
+	log := newLogger(*logFmt, level, stderr)
 	token, err := creds.token()
 	if err != nil {
 		fmt.Fprintln(stderr, "dirsync-client:", err)
@@ -247,6 +261,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := checkDir(*dir, given); err != nil {
 		fmt.Fprintln(stderr, "dirsync-client:", err)
 		return exitUsage
+	}
+	var m *client.Metrics
+	if *metrics != "" {
+		m = client.NewMetrics()
+		hs, err := serveMetrics(*metrics, m, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "dirsync-client:", err)
+			return exitUsage
+		}
+		defer hs.Close()
 	}
 	var progress io.Writer
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -267,6 +291,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Logger:         log,
 		Progress:       progress,
 		VerifyInterval: verifyInterval(*verify),
+		Metrics:        m,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "dirsync-client:", err)
@@ -280,6 +305,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch {
+	case *waitSync:
+		return waitCmd(ctx, c, log, stdout, *timeout)
 	case *dryRun:
 		return dryRunCmd(ctx, c, log, stdout)
 	case *once:

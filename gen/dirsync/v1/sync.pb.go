@@ -904,7 +904,13 @@ func (x *GetManifestResponse) GetRoot() *Entry {
 type ApplyChangesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Changes, applied in the order given.
-	Changes       []*Change `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	Changes []*Change `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// When the client saw the changes, in Unix nanoseconds by its clock:
+	// the first file system event of the batch in watch mode, the start of
+	// the pass otherwise. Optional (0: unknown); the server only measures
+	// with it how long changes take to be held (its
+	// dirsync_server_change_durable_seconds metric).
+	ObservedAtNs  int64 `protobuf:"varint,50,opt,name=observed_at_ns,json=observedAtNs,proto3" json:"observed_at_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -944,6 +950,13 @@ func (x *ApplyChangesRequest) GetChanges() []*Change {
 		return x.Changes
 	}
 	return nil
+}
+
+func (x *ApplyChangesRequest) GetObservedAtNs() int64 {
+	if x != nil {
+		return x.ObservedAtNs
+	}
+	return 0
 }
 
 // Change is one structural change to the server's tree.
@@ -1673,7 +1686,9 @@ type UploadHeader struct {
 	// with bytes the server kept (see GetPartial), and the operations build
 	// only the rest, from resume.offset on. Unset for a whole file. A delta
 	// base may be set as well; its blocks are copied after the kept bytes.
-	Resume        *ResumeFrom `protobuf:"bytes,3,opt,name=resume,proto3" json:"resume,omitempty"`
+	Resume *ResumeFrom `protobuf:"bytes,3,opt,name=resume,proto3" json:"resume,omitempty"`
+	// As ApplyChangesRequest.observed_at_ns, for this file.
+	ObservedAtNs  int64 `protobuf:"varint,50,opt,name=observed_at_ns,json=observedAtNs,proto3" json:"observed_at_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1727,6 +1742,13 @@ func (x *UploadHeader) GetResume() *ResumeFrom {
 		return x.Resume
 	}
 	return nil
+}
+
+func (x *UploadHeader) GetObservedAtNs() int64 {
+	if x != nil {
+		return x.ObservedAtNs
+	}
+	return 0
 }
 
 // ResumeFrom names the kept start of a file that an upload continues.
@@ -2626,9 +2648,10 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"\aentries\x18\x01 \x03(\v2\x11.dirsync.v1.EntryR\aentries\x12\x1f\n" +
 	"\vdrops_setid\x18\x02 \x01(\bR\n" +
 	"dropsSetid\x12%\n" +
-	"\x04root\x18\x1e \x01(\v2\x11.dirsync.v1.EntryR\x04root\"C\n" +
+	"\x04root\x18\x1e \x01(\v2\x11.dirsync.v1.EntryR\x04root\"i\n" +
 	"\x13ApplyChangesRequest\x12,\n" +
-	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\"\xdb\x03\n" +
+	"\achanges\x18\x01 \x03(\v2\x12.dirsync.v1.ChangeR\achanges\x12$\n" +
+	"\x0eobserved_at_ns\x182 \x01(\x03R\fobservedAtNs\"\xdb\x03\n" +
 	"\x06Change\x12\x18\n" +
 	"\x06delete\x18\x01 \x01(\tH\x00R\x06delete\x12:\n" +
 	"\x0emake_directory\x18\x02 \x01(\v2\x11.dirsync.v1.EntryH\x00R\rmakeDirectory\x12-\n" +
@@ -2676,11 +2699,12 @@ const file_dirsync_v1_sync_proto_rawDesc = "" +
 	"UploadFile\x120\n" +
 	"\x06header\x18\x01 \x01(\v2\x18.dirsync.v1.UploadHeaderR\x06header\x12%\n" +
 	"\x03ops\x18\x02 \x03(\v2\x13.dirsync.v1.DeltaOpR\x03ops\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\x92\x01\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\xb8\x01\n" +
 	"\fUploadHeader\x12'\n" +
 	"\x05entry\x18\x01 \x01(\v2\x11.dirsync.v1.EntryR\x05entry\x12)\n" +
 	"\x04base\x18\x02 \x01(\v2\x15.dirsync.v1.DeltaBaseR\x04base\x12.\n" +
-	"\x06resume\x18\x03 \x01(\v2\x16.dirsync.v1.ResumeFromR\x06resume\"<\n" +
+	"\x06resume\x18\x03 \x01(\v2\x16.dirsync.v1.ResumeFromR\x06resume\x12$\n" +
+	"\x0eobserved_at_ns\x182 \x01(\x03R\fobservedAtNs\"<\n" +
 	"\n" +
 	"ResumeFrom\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x16\n" +

@@ -157,7 +157,9 @@ type config struct {
 	root             string
 	tenants          *server.Config // from --config; nil in single-root mode
 	listen           string
+	metricsListen    string // "" when off
 	logLevel         slog.Level
+	logFormat        string
 	maxMessageBytes  int
 	maxFileBytes     int64
 	maxTempBytes     int64 // 0 means unlimited
@@ -190,7 +192,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "dirsync-server", buildVersion())
 		return exitOK
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.maxMemoryBytes + memoryOverhead)
 	}
@@ -270,6 +272,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.listen, "listen", envOr("DIRSYNC_LISTEN", "127.0.0.1:8080"),
 		"address to listen on; port 0 picks a free port (env DIRSYNC_LISTEN)")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn or error (env DIRSYNC_LOG_LEVEL)")
+	fs.StringVar(&cfg.logFormat, "log-format", envOr("DIRSYNC_LOG_FORMAT", "text"),
+		"log format: text (key=value) or json, one object a line; every record has component=server (env DIRSYNC_LOG_FORMAT)")
+	fs.StringVar(&cfg.metricsListen, "metrics-listen", envOr("DIRSYNC_METRICS_LISTEN", ""),
+		"serve Prometheus metrics at /metrics on this `address`, e.g. 127.0.0.1:9108; off by default. Metrics carry tenant names and no credentials guard them: keep the address on loopback or a monitoring network (env DIRSYNC_METRICS_LISTEN)")
 	fs.IntVar(&cfg.maxMessageBytes, "max-message-bytes", int(min(maxBytes, math.MaxInt32)),
 		"largest request message accepted, in bytes (env DIRSYNC_MAX_MESSAGE_BYTES)")
 	fs.Int64Var(&cfg.maxFileBytes, "max-file-bytes", maxFile,
@@ -303,7 +309,15 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if err := checkListen(cfg.listen); err != nil {
+	if err := checkListen("--listen", cfg.listen); err != nil {
+		return cfg, err
+	}
+	if cfg.metricsListen != "" {
+		if err := checkListen("--metrics-listen", cfg.metricsListen); err != nil {
+			return cfg, err
+		}
+	}
+	if err := checkLogFormat(cfg.logFormat); err != nil {
 		return cfg, err
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
@@ -433,7 +447,16 @@ func serve(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return &startError{err}
 	}
-	srv, err := newService(cfg, log)
+	var metrics *server.Metrics
+	var metricsLn net.Listener
+	if cfg.metricsListen != "" {
+		if metricsLn, err = listen(cfg.metricsListen); err != nil {
+			return &startError{err}
+		}
+		defer metricsLn.Close()
+		metrics = server.NewMetrics()
+	}
+	srv, err := newService(cfg, log, metrics)
 	if err != nil {
 		return &startError{err}
 	}
@@ -473,6 +496,14 @@ func serve(cfg config, log *slog.Logger) error {
 		attrs = append(attrs, "root", cfg.root)
 	}
 	log.Info("listening", attrs...)
+	if exposed(ln.Addr()) && tlsConfig == nil && cfg.tenants == nil {
+		log.Warn("listening beyond loopback with neither TLS nor tokens: anyone who can reach the port can read and replace the whole tree; use --config with tokens and --tls-cert, or --listen 127.0.0.1:PORT",
+			"addr", ln.Addr().String())
+	}
+	if metricsLn != nil {
+		ms := serveMetrics(metricsLn, metrics, log)
+		defer ms.Close()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
@@ -523,20 +554,20 @@ func listen(addr string) (net.Listener, error) {
 
 // checkListen checks that addr is host:port with a port that exists, so
 // that a typo is a usage error rather than a failure to bind.
-func checkListen(addr string) error {
+func checkListen(flag, addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8080", addr)
+		return fmt.Errorf("%s %q: want host:port, e.g. 127.0.0.1:8080", flag, addr)
 	}
 	n, err := strconv.ParseUint(port, 10, 64)
 	if err != nil {
 		if _, err := net.LookupPort("tcp", port); err != nil {
-			return fmt.Errorf("--listen %q: port %q is neither a number nor a service name", addr, port)
+			return fmt.Errorf("%s %q: port %q is neither a number nor a service name", flag, addr, port)
 		}
 		return nil
 	}
 	if n > 65535 {
-		return fmt.Errorf("--listen %q: port %d out of range 0-65535", addr, n)
+		return fmt.Errorf("%s %q: port %d out of range 0-65535", flag, addr, n)
 	}
 	return nil
 }
@@ -550,9 +581,10 @@ type service interface {
 
 // newService creates the roots it serves if missing and opens them: the
 // one root, or every tenant's.
-func newService(cfg config, log *slog.Logger) (service, error) {
+func newService(cfg config, log *slog.Logger, metrics *server.Metrics) (service, error) {
 	opts := server.Options{
 		Logger:           log,
+		Metrics:          metrics,
 		Version:          buildVersion(),
 		MaxMessageBytes:  cfg.maxMessageBytes,
 		MaxFileBytes:     cfg.maxFileBytes,

@@ -119,6 +119,10 @@ func TestBadFlags(t *testing.T) {
 		{"port out of range in env", nil, []string{"DIRSYNC_LISTEN=127.0.0.1:65536"}},
 		{"no port", []string{"--listen", "127.0.0.1"}, nil},
 		{"port not a number", []string{"--listen", "127.0.0.1:eighty"}, nil},
+		{"bad log format", []string{"--log-format", "xml"}, nil},
+		{"bad env log format", nil, []string{"DIRSYNC_LOG_FORMAT=yaml"}},
+		{"metrics without port", []string{"--metrics-listen", "127.0.0.1"}, nil},
+		{"metrics port out of range", []string{"--metrics-listen", ":65536"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -252,7 +256,7 @@ func TestCheckListen(t *testing.T) {
 		{"127.0.0.1", false},
 		{"127.0.0.1:no-such-service", false},
 	} {
-		if err := checkListen(tc.addr); (err == nil) != tc.ok {
+		if err := checkListen("--listen", tc.addr); (err == nil) != tc.ok {
 			t.Errorf("checkListen(%q) = %v, want ok %v", tc.addr, err, tc.ok)
 		}
 	}
