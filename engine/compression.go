@@ -123,10 +123,17 @@ func (p *zstdProfile) put(enc *zstd.Encoder) {
 // Write after Reset borrows one, Close returns it, so an idle ZstdWriter
 // holds none. Build it with [NewZstdWriter] or [NewZstdAnswerWriter]. It
 // is not safe for concurrent use.
+//
+// A message is written in one Write, as the RPC library does, and its
+// frame declares its content size: a receiver can then reserve the memory
+// of the decompressed message and decompress it once, into that buffer,
+// rather than measure it by decompressing it first. A second Write before
+// Close fails.
 type ZstdWriter struct {
 	profile *zstdProfile
 	w       io.Writer // destination set by Reset; nil once closed
 	enc     *zstd.Encoder
+	written bool // a Write has declared the frame's content size
 }
 
 // NewZstdWriter returns the client's zstd compressor for messages:
@@ -143,13 +150,19 @@ func NewZstdAnswerWriter() *ZstdWriter { return &ZstdWriter{profile: answerProfi
 func (z *ZstdWriter) Reset(w io.Writer) {
 	z.release()
 	z.w = w
+	z.written = false
 }
 
-// Write compresses p.
+// Write compresses p, the whole message, declaring its size in the frame.
 func (z *ZstdWriter) Write(p []byte) (int, error) {
+	if z.written {
+		return 0, errors.New("zstd writer: a second Write to one message; write it whole")
+	}
 	if err := z.borrow(); err != nil {
 		return 0, err
 	}
+	z.enc.ResetContentSize(z.w, int64(len(p)))
+	z.written = true
 	return z.enc.Write(p)
 }
 
@@ -166,6 +179,7 @@ func (z *ZstdWriter) Close() error {
 	err := z.enc.Close()
 	z.release()
 	z.w = nil
+	z.written = false
 	return err
 }
 

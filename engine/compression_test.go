@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestZstdRoundTrip(t *testing.T) {
@@ -29,6 +31,7 @@ func TestZstdRoundTrip(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatalf("round %d %s: Close: %v", round, tt.name, err)
 			}
+			wire := bytes.Clone(compressed.Bytes())
 			if err := r.Reset(&compressed); err != nil {
 				t.Fatalf("round %d %s: Reset: %v", round, tt.name, err)
 			}
@@ -39,6 +42,13 @@ func TestZstdRoundTrip(t *testing.T) {
 			if !bytes.Equal(got, tt.data) {
 				t.Errorf("round %d %s: round trip changed the data (%d bytes, want %d)", round, tt.name, len(got), len(tt.data))
 			}
+			var h zstd.Header
+			if err := h.Decode(wire); err != nil {
+				t.Fatalf("round %d %s: frame header: %v", round, tt.name, err)
+			}
+			if len(tt.data) > 0 && (!h.HasFCS || h.FrameContentSize != uint64(len(tt.data))) {
+				t.Errorf("round %d %s: frame declares content size %v %d, want %d", round, tt.name, h.HasFCS, h.FrameContentSize, len(tt.data))
+			}
 		}
 	}
 	if err := NewZstdWriter().Close(); err != nil {
@@ -47,4 +57,12 @@ func TestZstdRoundTrip(t *testing.T) {
 	if _, err := NewZstdWriter().Write([]byte("x")); err == nil {
 		t.Error("Write before Reset succeeded")
 	}
+	w.Reset(io.Discard)
+	if _, err := w.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("y")); err == nil {
+		t.Error("a second Write to one message succeeded")
+	}
+	_ = w.Close()
 }

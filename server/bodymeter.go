@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+
+	"github.com/dirsync/dirsync/engine"
 )
 
 // meter reserves, from a process-wide [memBudget], the memory each request
@@ -21,7 +23,9 @@ import (
 // them) and, when compressed, its wire bytes once more and its
 // decompressed bytes twice: Connect's buffer of them and the message. The
 // decompressed size of a compressed message is measured before Connect
-// inflates it, without keeping the inflated bytes.
+// inflates it, without keeping the inflated bytes; a zstd message whose
+// frame declares its size is instead decompressed here, once, into a
+// buffer reserved at that size, and handed on uncompressed.
 type meter struct {
 	budget *memBudget
 	sizer  *sizer
@@ -183,11 +187,50 @@ func (b *meteredBody) nextEnvelope() error {
 		}
 		return err
 	}
+	if b.encoding == engine.CompressionZstd {
+		if done, err := b.inflateDeclared(prefix[0], buf[5:]); done || err != nil {
+			return err
+		}
+	}
 	if err := b.reserveDecompressed(buf[5:]); err != nil {
 		return err
 	}
 	b.pending = buf
 	return nil
+}
+
+// inflateDeclared decompresses a zstd message whose frame declares its
+// size into a buffer reserved at that size, and hands it on in an
+// envelope without the compressed flag, which Connect accepts within a
+// compressed stream: the message is decompressed once, here, rather than
+// measured here and decompressed again by Connect. It then costs its
+// decompressed bytes three times: this buffer, Connect's copy and the
+// message. It reports false, holding no more than before, for a message
+// it leaves to be measured: one without a declared size, or whose data
+// does not decompress to exactly that size.
+func (b *meteredBody) inflateDeclared(flags byte, data []byte) (bool, error) {
+	d, ok := zstdContentSize(data)
+	if !ok {
+		return false, nil
+	}
+	if d > b.limit {
+		return false, b.fail(errInflatedTooLarge(b.limit))
+	}
+	before := b.held
+	if err := b.reserve(3 * d); err != nil {
+		return false, err
+	}
+	out := make([]byte, 5+d)
+	if !b.sizer.inflate(b.encoding, data, out[5:]) {
+		b.budget.release(b.held - before)
+		b.held = before
+		return false, nil
+	}
+	out[0] = flags &^ 1
+	binary.BigEndian.PutUint32(out[1:5], uint32(d))
+	b.pending = out
+	b.last = d
+	return true, nil
 }
 
 // readUnary hands on the body of a Connect unary request. An uncompressed

@@ -168,17 +168,24 @@ func TestMemBudgetWaitsForRoom(t *testing.T) {
 	}
 }
 
-// FuzzMeteredBody checks that the meter hands on every body unchanged or
-// fails it, never holds more than its budget, and gives all of it back.
+// FuzzMeteredBody checks that the meter hands on every body as messages
+// that decode to the same bytes, or fails it, never holds more than its
+// budget, and gives all of it back. Only a zstd message whose frame
+// declares its size changes on the way: it is handed on decompressed.
 func FuzzMeteredBody(f *testing.F) {
-	f.Add(envelopes(false, []byte("hello"), []byte("world")), true, true, false)
-	f.Add(envelopes(true, gzipped(f, []byte("hello"))), true, false, true)
-	f.Add(gzipped(f, []byte("hello")), false, false, true)
-	f.Add([]byte{1, 0, 0, 0}, true, true, true)
-	f.Fuzz(func(t *testing.T, body []byte, enveloped, streaming, gz bool) {
+	f.Add(envelopes(false, []byte("hello"), []byte("world")), true, true, uint8(0))
+	f.Add(envelopes(true, gzipped(f, []byte("hello"))), true, false, uint8(1))
+	f.Add(gzipped(f, []byte("hello")), false, false, uint8(1))
+	f.Add([]byte{1, 0, 0, 0}, true, true, uint8(1))
+	f.Add(envelopes(true, zstdDeclared(f, []byte("hello")), zstdDeclared(f, nil)), true, true, uint8(2))
+	f.Add(envelopes(true, zstdDeclared(f, bytes.Repeat([]byte("hello"), 1000))), true, false, uint8(2))
+	f.Fuzz(func(t *testing.T, body []byte, enveloped, streaming bool, codec uint8) {
 		encoding := ""
-		if gz {
+		switch codec % 3 {
+		case 1:
 			encoding = engine.CompressionGzip
+		case 2:
+			encoding = engine.CompressionZstd
 		}
 		b := newTestBody(body, 64<<10, enveloped, streaming, encoding)
 		b.limit = 16 << 10
@@ -187,13 +194,43 @@ func FuzzMeteredBody(f *testing.F) {
 			t.Fatalf("held %d of a budget of %d", b.held, b.budget.size)
 		}
 		if err == nil && !bytes.Equal(out, body) {
-			t.Fatalf("body changed: %x -> %x", body, out)
+			if !enveloped || encoding != engine.CompressionZstd {
+				t.Fatalf("body changed: %x -> %x", body, out)
+			}
+			sameMessages(t, body, out)
 		}
 		b.releaseAll()
 		if !b.budget.sem.TryAcquire(b.budget.size) {
 			t.Fatal("the budget was not given back whole")
 		}
 	})
+}
+
+// sameMessages fails t unless the enveloped zstd messages of out are
+// those of in, each as it came or decompressed.
+func sameMessages(t *testing.T, in, out []byte) {
+	t.Helper()
+	for len(in) > 0 || len(out) > 0 {
+		if len(in) < 5 || len(out) < 5 {
+			t.Fatalf("messages end apart: %x -> %x", in, out)
+		}
+		a, b := in[5:5+binary.BigEndian.Uint32(in[1:5])], out[5:5+binary.BigEndian.Uint32(out[1:5])]
+		switch {
+		case in[0] == out[0] && bytes.Equal(a, b):
+		case in[0]&1 == 1 && out[0] == in[0]&^1:
+			r := engine.NewZstdReader()
+			if err := r.Reset(bytes.NewReader(a)); err != nil {
+				t.Fatalf("a message handed on decompressed does not decompress: %v", err)
+			}
+			got, err := io.ReadAll(io.LimitReader(r, 1<<20))
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("message %x decompresses to %x, %v; handed on %x", a, got, err, b)
+			}
+		default:
+			t.Fatalf("message changed: %x %x -> %x %x", in[0], a, out[0], b)
+		}
+		in, out = in[5+len(a):], out[5+len(b):]
+	}
 }
 
 // TestBudgetRefusesWhenFull fills a server's memory budget: a request

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 
 	"connectrpc.com/connect"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/dirsync/dirsync/engine"
 )
@@ -15,6 +17,13 @@ import (
 // errDecompressedTooLarge ends a decompression that has produced more than
 // its limit. Connect turns it into ResourceExhausted.
 var errDecompressedTooLarge = errors.New("decompressed message exceeds the read limit")
+
+// errInflatedTooLarge is the error for a message that decompresses, or
+// declares that it decompresses, to more than limit bytes.
+func errInflatedTooLarge(limit int64) error {
+	return connect.NewError(connect.CodeResourceExhausted,
+		fmt.Errorf("message decompresses to more than %d bytes (--max-message-bytes)", limit))
+}
 
 // boundedDecompressor is a [connect.Decompressor] that produces at most
 // limit+1 bytes and then fails. Connect reads limit+1 bytes to learn that
@@ -115,8 +124,45 @@ func (s *sizer) size(encoding string, data []byte, limit int64) (int64, error) {
 	}()
 	n, _ := io.CopyN(io.Discard, dec, limit+1)
 	if n > limit {
-		return n, connect.NewError(connect.CodeResourceExhausted,
-			fmt.Errorf("message decompresses to more than %d bytes (--max-message-bytes)", limit))
+		return n, errInflatedTooLarge(limit)
 	}
 	return n, nil
+}
+
+// zstdContentSize returns the content size that the zstd frame at the
+// start of data declares, if it declares one. The declaration is a
+// peer's claim: [sizer.inflate] checks it.
+func zstdContentSize(data []byte) (int64, bool) {
+	var h zstd.Header
+	if h.Decode(data) != nil || h.Skippable || !h.HasFCS || h.FrameContentSize > math.MaxInt32 {
+		return 0, false
+	}
+	return int64(h.FrameContentSize), true
+}
+
+// inflate decompresses data, in encoding, into dst, and reports whether
+// it decompressed to exactly len(dst) bytes. It writes nothing beyond dst
+// and stops decompressing one byte past it, so a frame that lies about
+// its size costs no more than its claim and a block of the decoder's.
+func (s *sizer) inflate(encoding string, data, dst []byte) bool {
+	pool, ok := s.pools[encoding]
+	if !ok {
+		return false
+	}
+	dec := pool.Get().(connect.Decompressor)
+	if err := dec.Reset(bytes.NewReader(data)); err != nil {
+		return false // dropped, as in size
+	}
+	defer func() {
+		if dec.Close() == nil {
+			_ = dec.Reset(bytes.NewReader(nil))
+			pool.Put(dec)
+		}
+	}()
+	if _, err := io.ReadFull(dec, dst); err != nil {
+		return false
+	}
+	var one [1]byte
+	_, err := io.ReadFull(dec, one[:])
+	return errors.Is(err, io.EOF)
 }
