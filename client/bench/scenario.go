@@ -147,7 +147,7 @@ func (b *bench) runScenario(ctx context.Context, sc scenario) scenarioResult {
 	}
 	res.Dirsync.summarize()
 	res.Rsync.summarize()
-	res.Dirsync.ToolDescription = "dirsync-client --once --compress " + dirsyncCompression(sc)
+	res.Dirsync.ToolDescription = "dirsync-client --once (defaults)"
 	res.Rsync.ToolDescription = "rsync " + strings.Join(rsyncFlags(sc), " ")
 	res.WallRatio = ratio(res.Dirsync.WallSec, res.Rsync.WallSec)
 	res.WireRatio = ratio(res.Dirsync.Wire, res.Rsync.Wire)
@@ -216,12 +216,6 @@ func (b *bench) prepare(sc scenario) error {
 	return nil
 }
 
-func dirsyncCompression(sc scenario) string {
-	if sc.Compress {
-		return "zstd"
-	}
-	return "none"
-}
 
 // runDirsync starts a fresh server on the prepared tree, then times one
 // dirsync-client --once through the counting proxy.
@@ -243,8 +237,7 @@ func (b *bench) runDirsync(ctx context.Context, sc scenario) runResult {
 	// pay the same /proc scanning overhead during their runs.
 	sampler := sampleTreeHWM(srv.PID(), false, 50*time.Millisecond)
 	c, err := runChild(ctx, []string{"NO_COLOR=1"}, b.clientBin,
-		"--dir", sc.Src, "--server", "http://"+proxy.Addr(), "--once",
-		"--compress", dirsyncCompression(sc), "--log-level", "warn")
+		"--dir", sc.Src, "--server", "http://"+proxy.Addr(), "--once")
 	r.WireUp, r.WireDown = proxy.Close(10 * time.Second)
 	sampler.Stop()
 	r.ClientRUMaxRSSKiB = c.RUMaxRSSKiB
