@@ -216,7 +216,6 @@ func (b *bench) prepare(sc scenario) error {
 	return nil
 }
 
-
 // runDirsync starts a fresh server on the prepared tree, then times one
 // dirsync-client --once through the counting proxy.
 func (b *bench) runDirsync(ctx context.Context, sc scenario) runResult {
