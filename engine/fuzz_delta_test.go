@@ -59,7 +59,13 @@ func (d *opDecoder) op() Op {
 		}
 		return Op{Kind: kind, Data: data}
 	}
-	return Op{Kind: kind, Block: d.int64(), Count: d.int64()}
+	op := Op{Kind: kind, Block: d.int64(), Count: d.int64()}
+	if kind == OpZeros {
+		// The Patcher writes every zero asked for (the server bounds a
+		// run by the file's declared size); keep a run's cost small.
+		op.Count %= 1 << 20
+	}
+	return op
 }
 
 // referenceApply is the specification of Patcher.Apply for fuzzing: it
@@ -93,6 +99,11 @@ func referenceApply(base []byte, l Layout, op Op) ([]byte, error) {
 			return nil, ErrInvalidOp
 		}
 		return op.Data, nil
+	case OpZeros:
+		if op.Count < 1 || op.Block != 0 || len(op.Data) != 0 {
+			return nil, ErrInvalidOp
+		}
+		return make([]byte, op.Count), nil
 	}
 	return nil, ErrInvalidOp
 }
