@@ -23,8 +23,8 @@ import (
 // pass. Sent at once, an rm -rf that empties the tree by mistake would
 // reach the server a slice per pass, each too small for the mass-deletion
 // guard (deleteguard.go), which judges one pass at a time; gathered, the
-// guard sees it whole and holds it. 20 ms is the quiet window passes
-// used to wait for; 1 s bounds the wait under endless removals and
+// guard sees it whole and holds it. 20 ms: longer than the gap between
+// an rm's unlinks; 1 s bounds the wait under endless removals and
 // covers an rm -rf of tens of thousands of files. Writes and creations do
 // not wait for removals, and moves do not count as removals: a move's two
 // halves must meet in one pass, or the guard would count the moved
